@@ -1,0 +1,142 @@
+# voxmesh — plain GNU Make, out-of-tree objects under build/.
+#
+# Conventions (no per-directory makefiles needed):
+#   common/**/*.c          -> build/libvoxmesh.a        (minus *_test.c)
+#   common/**/X_test.c     -> build/tests/common/X_test (unit test, linked with the library)
+#   services/D/*.c         -> build/bin/voxmesh-D       (services/voxmesh -> build/bin/voxmesh)
+#   services/D/X_test.c    -> build/tests/D/X_test      (linked with D's objects except main.c)
+#   fuzz/X.c               -> build/fuzz/X              (clang libFuzzer, linked with the library)
+#   tests/*.sh             -> integration tests, run by scripts/run-tests.sh
+
+BUILD    ?= build
+SAN      ?=
+CC       ?= cc
+ifeq ($(CC),cc)
+CC := gcc
+endif
+
+PKGS := libzmq libczmq libwebsockets libsrtp2 nice glib-2.0 opus ogg vpx libprotobuf-c \
+        soxr libcurl libsystemd openssl libcgraph libgvc
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+FLITE_LIBS := -lflite_cmu_us_slt -lflite_cmu_us_kal -lflite_usenglish -lflite_cmulex -lflite
+
+OPT      ?= -O2
+CFLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -g -MMD -MP \
+            -I common -I $(BUILD)/gen $(PKG_CFLAGS)
+LDFLAGS  := -Wl,--as-needed
+LDLIBS   := $(PKG_LIBS) $(FLITE_LIBS) -lm -lpthread
+
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+# ---- generated protobuf code -------------------------------------------------
+PROTO_C := $(BUILD)/gen/voxmesh.pb-c.c
+PROTO_H := $(BUILD)/gen/voxmesh.pb-c.h
+
+$(PROTO_C) $(PROTO_H) &: proto/voxmesh.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=proto --c_out=$(BUILD)/gen proto/voxmesh.proto
+
+# ---- libvoxmesh ----------------------------------------------------------------
+LIB_SRC  := $(shell find common -name '*.c' ! -name '*_test.c' | sort)
+LIB_OBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(BUILD)/obj/gen/voxmesh.pb-c.o
+LIB      := $(BUILD)/libvoxmesh.a
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/obj/%.o: %.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/gen/voxmesh.pb-c.o: $(PROTO_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Wextra,$(CFLAGS)) -c $< -o $@
+
+# ---- services ----------------------------------------------------------------
+SVC_DIRS := $(sort $(notdir $(patsubst %/,%,$(wildcard services/*/))))
+svc_bin   = $(BUILD)/bin/$(if $(filter voxmesh,$(1)),voxmesh,voxmesh-$(1))
+svc_src   = $(filter-out %_test.c,$(wildcard services/$(1)/*.c))
+svc_obj   = $(patsubst %.c,$(BUILD)/obj/%.o,$(call svc_src,$(1)))
+svc_tests = $(patsubst services/$(1)/%.c,$(BUILD)/tests/$(1)/%,$(wildcard services/$(1)/*_test.c))
+
+define SVC_RULES
+$(call svc_bin,$(1)): $(call svc_obj,$(1)) $(LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+
+$(BUILD)/tests/$(1)/%_test: $(BUILD)/obj/services/$(1)/%_test.o $(filter-out %/main.o,$(call svc_obj,$(1))) $(LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach d,$(SVC_DIRS),$(eval $(call SVC_RULES,$(d))))
+
+BINS       := $(foreach d,$(SVC_DIRS),$(call svc_bin,$(d)))
+SVC_TESTS  := $(foreach d,$(SVC_DIRS),$(call svc_tests,$(d)))
+
+# ---- unit tests of common/ -----------------------------------------------------
+COMMON_TEST_SRC := $(shell find common -name '*_test.c' | sort)
+COMMON_TESTS    := $(patsubst common/%.c,$(BUILD)/tests/common/%,$(COMMON_TEST_SRC))
+
+$(BUILD)/tests/common/%_test: $(BUILD)/obj/common/%_test.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+UNIT_TESTS := $(COMMON_TESTS) $(SVC_TESTS)
+
+# ---- fuzz targets (clang + libFuzzer) ------------------------------------------
+FUZZ_SRC  := $(wildcard fuzz/*.c)
+FUZZ_BINS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+FUZZ_CFLAGS := $(filter-out -MMD -MP,$(CFLAGS)) -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_OBJ  := $(patsubst %.c,$(BUILD)/fuzzobj/%.o,$(LIB_SRC)) $(BUILD)/fuzzobj/gen/voxmesh.pb-c.o
+
+$(BUILD)/fuzzobj/%.o: %.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+$(BUILD)/fuzzobj/gen/voxmesh.pb-c.o: $(PROTO_C)
+	@mkdir -p $(dir $@)
+	clang $(filter-out -Wextra,$(FUZZ_CFLAGS)) -c $< -o $@
+$(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# ---- top-level targets ---------------------------------------------------------
+.PHONY: all setup build run test unit asan bench fuzz clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+build: $(LIB) $(BINS) $(UNIT_TESTS)
+
+run: setup
+	@$(MAKE) --no-print-directory build
+	$(BUILD)/bin/voxmesh up deploy/graphs/parrot
+
+test: setup
+	@$(MAKE) --no-print-directory build fuzz
+	@BUILD=$(BUILD) scripts/run-tests.sh $(UNIT_TESTS)
+
+unit: build
+	@BUILD=$(BUILD) scripts/run-tests.sh --unit-only $(UNIT_TESTS)
+
+asan: setup
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 OPT=-O1 build
+	@BUILD=build/asan VOXMESH_ASAN=1 scripts/run-tests.sh $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_TESTS))
+
+fuzz: $(FUZZ_BINS)
+
+bench: setup
+	@$(MAKE) --no-print-directory build
+	@BUILD=$(BUILD) bench/run.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
