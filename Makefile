@@ -62,10 +62,20 @@ $(BUILD)/obj/gen/voxmesh.pb-c.o: $(PROTO_C)
 SVC_DIRS := $(sort $(notdir $(patsubst %/,%,$(wildcard services/*/))))
 svc_bin   = $(BUILD)/bin/$(if $(filter voxmesh,$(1)),voxmesh,voxmesh-$(1))
 svc_src   = $(filter-out %_test.c,$(wildcard services/$(1)/*.c))
-svc_obj   = $(patsubst %.c,$(BUILD)/obj/%.o,$(call svc_src,$(1)))
+svc_www   = $(sort $(wildcard services/$(1)/www/*))
+svc_obj   = $(patsubst %.c,$(BUILD)/obj/%.o,$(call svc_src,$(1))) \
+            $(if $(call svc_www,$(1)),$(BUILD)/obj/gen/$(1)_www.o)
 svc_tests = $(patsubst services/$(1)/%.c,$(BUILD)/tests/$(1)/%,$(wildcard services/$(1)/*_test.c))
 
 define SVC_RULES
+$(BUILD)/gen/$(1)_www.c: $(call svc_www,$(1)) scripts/embed-www.sh
+	@mkdir -p $$(dir $$@)
+	scripts/embed-www.sh $(1) $$@ $(call svc_www,$(1))
+
+$(BUILD)/obj/gen/$(1)_www.o: $(BUILD)/gen/$(1)_www.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) -c $$< -o $$@
+
 $(call svc_bin,$(1)): $(call svc_obj,$(1)) $(LIB)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
