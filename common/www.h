@@ -1,4 +1,4 @@
-/* www — static files embedded in a binary at build time (services/D/www/*
+/* www — static files embedded in a binary at build time (files in services/D/www/
  * become D_www_files[], see scripts/embed-www.sh). */
 #ifndef VOXMESH_WWW_H
 #define VOXMESH_WWW_H
