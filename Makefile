@@ -23,6 +23,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 FLITE_LIBS := -lflite_cmu_us_slt -lflite_cmu_us_kal -lflite_usenglish -lflite_cmulex -lflite
 
 OPT      ?= -O2
+V        ?=
+Q        := $(if $(V),,@)
 CFLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -g -MMD -MP \
             -I common -I $(BUILD)/gen $(PKG_CFLAGS)
 LDFLAGS  := -Wl,--as-needed
@@ -52,7 +54,7 @@ $(LIB): $(LIB_OBJ)
 
 $(BUILD)/obj/%.o: %.c $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/gen/voxmesh.pb-c.o: $(PROTO_C)
 	@mkdir -p $(dir $@)

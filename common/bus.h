@@ -1,0 +1,74 @@
+/* bus — publish and subscribe voxmesh events over ZeroMQ.
+ *
+ * Every process has one bus_t. It connects a PUB socket to the proxy's
+ * frontend and a SUB socket to the proxy's backend (the Espresso pattern of
+ * the ZeroMQ guide: an XSUB/XPUB proxy, run by `voxmesh up`; docs/bus.md).
+ * Publishing is safe from any thread; receiving belongs to one thread.
+ *
+ * Subscribers check every frame: a malformed one is dropped and counted (its
+ * log line rate-limited), never a crash. They track per-publisher, per-topic
+ * sequence numbers, because PUB silently drops at the high-water mark: gaps
+ * are counted and visible in the metrics and the monitor. */
+#ifndef VOXMESH_BUS_H
+#define VOXMESH_BUS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "event.h"
+#include "metrics.h"
+
+typedef struct bus_t bus_t;
+
+typedef struct {
+    char topic[EVENT_TOPIC_MAX];
+    event_t *ev;          /* decoded; owned by the message */
+    size_t size;          /* encoded size in bytes */
+    int64_t recv_ts_us;   /* wall clock when received */
+} bus_msg_t;
+
+typedef struct {
+    uint64_t published;
+    uint64_t publish_dropped;   /* would have blocked: HWM reached */
+    uint64_t received;
+    uint64_t bad_frames;
+    uint64_t seq_gaps;          /* messages missing according to sequence numbers */
+    uint64_t publisher_restarts;
+} bus_stats_t;
+
+/* Creates a bus for `publisher` (unique per process, e.g. "codec.0").
+ * pub_endpoint or sub_endpoint may be NULL for a publish- or subscribe-only
+ * bus. metrics may be NULL; otherwise the bus registers its counters there. */
+bus_t *bus_new(const char *publisher, const char *pub_endpoint, const char *sub_endpoint,
+               metrics_t *metrics);
+
+void bus_destroy(bus_t **self_p);
+
+/* Subscribes to every topic that starts with `topic` (which must end in '.'). */
+int bus_subscribe(bus_t *self, const char *topic);
+
+/* Stamps the envelope (version, per-topic sequence number, publisher,
+ * sent time; origin time too when it is 0) and publishes it. Never blocks:
+ * when the high-water mark is reached the message is dropped and counted. */
+int bus_publish(bus_t *self, const char *topic, event_t *ev);
+
+/* Receives the next valid message, waiting at most timeout_ms (-1 forever,
+ * 0 not at all). Returns NULL on timeout, interruption or when only bad
+ * frames were pending (they are counted). */
+bus_msg_t *bus_recv(bus_t *self, int timeout_ms);
+
+void bus_msg_destroy(bus_msg_t **msg_p);
+
+/* The SUB socket (a zsock_t *) for zloop/zpoller, and its file descriptor for
+ * foreign event loops (edge-triggered: drain with bus_recv(self, 0)). */
+void *bus_sub_socket(bus_t *self);
+int bus_sub_fd(bus_t *self);
+
+bus_stats_t bus_stats(bus_t *self);
+const char *bus_publisher(bus_t *self);
+
+/* Default endpoints when neither an option nor the environment
+ * (VOXMESH_BUS_PUB / VOXMESH_BUS_SUB) names one. */
+#define BUS_DEFAULT_PUB "ipc://@voxmesh.pub"
+#define BUS_DEFAULT_SUB "ipc://@voxmesh.sub"
+
+#endif
