@@ -101,6 +101,13 @@ $(BUILD)/tests/common/%_test: $(BUILD)/obj/common/%_test.o $(LIB)
 
 UNIT_TESTS := $(COMMON_TESTS) $(SVC_TESTS)
 
+# ---- benchmarks ------------------------------------------------------------------
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # ---- fuzz targets (clang + libFuzzer) ------------------------------------------
 FUZZ_SRC  := $(wildcard fuzz/*.c)
 FUZZ_BINS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
@@ -145,7 +152,7 @@ asan: setup
 fuzz: $(FUZZ_BINS)
 
 bench: setup
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory build $(BENCH_BINS)
 	@BUILD=$(BUILD) bench/run.sh
 
 clean:

@@ -1,9 +1,210 @@
-/* mon — placeholder, being written. */
+/* mon — `voxmesh mon [options] [TOPIC-PREFIX...]`: taps the bus and prints
+ * every event on one line (or as JSON), or live per-topic statistics.
+ *
+ * It is an ordinary subscriber, so what it shows is what services see:
+ * per-hop latency is the envelope's sent time to our receive time, end-to-end
+ * latency the origin (capture) time to now, and gaps come from the
+ * per-publisher sequence numbers. The bus proxy's connection events arrive as
+ * health events on "health.bus.", and the monitor's own connection to the bus
+ * is watched with ZeroMQ's socket monitor. */
 #include "cli.h"
+#include "bus.h"
+#include "log.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MON_MAX_TOPICS 128
+#define MON_SAMPLES 2048
+
+typedef struct {
+    char topic[EVENT_TOPIC_MAX];
+    uint64_t msgs, bytes;           /* in the current interval */
+    uint64_t total;
+    double hop_ms[MON_SAMPLES];     /* per-hop latency samples in the interval */
+    double e2e_ms[MON_SAMPLES];
+    int nsamples;
+    uint64_t gaps_seen;
+} s_topic_stats_t;
+
+static volatile sig_atomic_t s_interrupted = 0;
+static void s_on_sigint(int sig) { (void)sig; s_interrupted = 1; }
+
+static int s_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double s_pct(double *v, int n, double p)
+{
+    if (n == 0) return NAN;
+    qsort(v, (size_t)n, sizeof *v, s_cmp_double);
+    int i = (int)ceil(p * n) - 1;
+    return v[i < 0 ? 0 : i];
+}
+
+static s_topic_stats_t *s_stats_for(s_topic_stats_t *t, int *n, const char *topic)
+{
+    for (int i = 0; i < *n; i++)
+        if (!strcmp(t[i].topic, topic)) return &t[i];
+    if (*n == MON_MAX_TOPICS) return NULL;
+    s_topic_stats_t *s = &t[(*n)++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->topic, sizeof s->topic, "%s", topic);
+    return s;
+}
+
+static void s_print_stats(s_topic_stats_t *t, int n, double secs, bus_stats_t bs)
+{
+    printf("\n%-22s %8s %10s %9s %9s %9s %9s\n", "topic", "msg/s", "bytes/s", "hop p50", "hop p99",
+           "e2e p50", "total");
+    for (int i = 0; i < n; i++) {
+        s_topic_stats_t *s = &t[i];
+        printf("%-22s %8.1f %10.0f %7.2fms %7.2fms %7.2fms %9" PRIu64 "\n", s->topic, s->msgs / secs,
+               s->bytes / secs, s_pct(s->hop_ms, s->nsamples, 0.5), s_pct(s->hop_ms, s->nsamples, 0.99),
+               s_pct(s->e2e_ms, s->nsamples, 0.5), s->total);
+        s->msgs = s->bytes = 0;
+        s->nsamples = 0;
+    }
+    printf("sequence gaps: %" PRIu64 "   bad frames: %" PRIu64 "   received: %" PRIu64 "\n", bs.seq_gaps,
+           bs.bad_frames, bs.received);
+    fflush(stdout);
+}
+
+static void s_print_monitor_event(void *mon, bool json)
+{
+    zmq_msg_t m1, m2;
+    zmq_msg_init(&m1);
+    zmq_msg_init(&m2);
+    if (zmq_msg_recv(&m1, mon, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&m1) && zmq_msg_recv(&m2, mon, 0) >= 0
+        && zmq_msg_size(&m1) >= 6) {
+        uint16_t id;
+        memcpy(&id, zmq_msg_data(&m1), 2);
+        const char *what = id == ZMQ_EVENT_CONNECTED ? "connected"
+                         : id == ZMQ_EVENT_DISCONNECTED ? "disconnected"
+                         : id == ZMQ_EVENT_CONNECT_RETRIED ? "connect-retried"
+                         : id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED ? "handshake-succeeded"
+                         : "handshake-failed";
+        int len = (int)zmq_msg_size(&m2);
+        if (json)
+            printf("{\"topic\":\"$monitor\",\"event\":\"%s\",\"endpoint\":\"%.*s\"}\n", what, len,
+                   (char *)zmq_msg_data(&m2));
+        else
+            printf("%-18s %-16s %.*s\n", "$monitor", what, len, (char *)zmq_msg_data(&m2));
+        fflush(stdout);
+    }
+    zmq_msg_close(&m1);
+    zmq_msg_close(&m2);
+}
+
+static void s_usage(void)
+{
+    fprintf(stderr,
+            "usage: voxmesh mon [--bus ENDPOINT] [--json] [--stats] [--count N] [--seconds S] [PREFIX...]\n"
+            "  --bus ENDPOINT  the bus's subscriber side (default $VOXMESH_BUS_SUB or %s)\n"
+            "  --json          one JSON object per event\n"
+            "  --stats         per-topic messages/s, bytes/s, latency and gaps every second\n"
+            "  --count N       exit after N events;  --seconds S: exit after S seconds\n"
+            "  PREFIX          topic prefixes to tap, each ending in '.' (default: everything)\n",
+            BUS_DEFAULT_SUB);
+}
+
 int mon_main(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "voxmesh mon: not yet\n");
-    return 2;
+    const char *endpoint = getenv("VOXMESH_BUS_SUB");
+    bool json = false, stats = false;
+    long count = -1;
+    double seconds = -1;
+    const char *prefixes[32];
+    int nprefixes = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--bus") && i + 1 < argc) endpoint = argv[++i];
+        else if (!strncmp(a, "--bus=", 6)) endpoint = a + 6;
+        else if (!strcmp(a, "--json")) json = true;
+        else if (!strcmp(a, "--stats")) stats = true;
+        else if (!strcmp(a, "--count") && i + 1 < argc) count = atol(argv[++i]);
+        else if (!strcmp(a, "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
+        else if (a[0] != '-' && nprefixes < 32) {
+            if (!event_topic_valid(a, strlen(a))) {
+                fprintf(stderr, "voxmesh mon: '%s' is not a topic prefix (they end with '.')\n", a);
+                return 2;
+            }
+            prefixes[nprefixes++] = a;
+        } else {
+            s_usage();
+            return 2;
+        }
+    }
+    if (!endpoint) endpoint = BUS_DEFAULT_SUB;
+    log_init("voxmesh-mon", LOG_LEVEL_WARN, false);
+    signal(SIGINT, s_on_sigint);
+    signal(SIGTERM, s_on_sigint);
+
+    bus_t *bus = bus_new("mon", NULL, endpoint, NULL);
+    if (!bus) return 1;
+    void *sub = zsock_resolve(bus_sub_socket(bus));
+    char mon_ep[64];
+    snprintf(mon_ep, sizeof mon_ep, "inproc://mon-%d", (int)getpid());
+    zmq_socket_monitor(sub, mon_ep, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED
+                       | ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                       | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+    void *mon = zmq_socket(zsys_init(), ZMQ_PAIR);
+    zmq_connect(mon, mon_ep);
+
+    for (int i = 0; i < nprefixes; i++) bus_subscribe(bus, prefixes[i]);
+    if (nprefixes == 0) zsock_set_subscribe(bus_sub_socket(bus), "");
+    else bus_subscribe(bus, "health.bus.");
+
+    static s_topic_stats_t topics[MON_MAX_TOPICS];
+    int ntopics = 0;
+    int64_t start = time_mono_us(), last_print = start;
+    long seen = 0;
+    while (!s_interrupted && (count < 0 || seen < count)) {
+        int64_t now = time_mono_us();
+        if (seconds >= 0 && now - start >= (int64_t)(seconds * 1e6)) break;
+        zmq_pollitem_t items[] = { { sub, 0, ZMQ_POLLIN, 0 }, { mon, 0, ZMQ_POLLIN, 0 } };
+        zmq_poll(items, 2, 100);
+        if (items[1].revents & ZMQ_POLLIN) s_print_monitor_event(mon, json);
+        bus_msg_t *m;
+        while ((count < 0 || seen < count) && (m = bus_recv(bus, 0))) {
+            seen++;
+            if (stats) {
+                s_topic_stats_t *s = s_stats_for(topics, &ntopics, m->topic);
+                if (s) {
+                    s->msgs++;
+                    s->total++;
+                    s->bytes += m->size;
+                    if (s->nsamples < MON_SAMPLES) {
+                        s->hop_ms[s->nsamples] = (m->recv_ts_us - m->ev->sent_ts_us) / 1000.0;
+                        s->e2e_ms[s->nsamples] = (m->recv_ts_us - m->ev->origin_ts_us) / 1000.0;
+                        s->nsamples++;
+                    }
+                }
+            } else {
+                char line[2048];
+                if (json) event_format_json(m->ev, m->topic, line, sizeof line);
+                else event_format(m->ev, m->topic, line, sizeof line);
+                puts(line);
+                fflush(stdout);
+            }
+            bus_msg_destroy(&m);
+        }
+        now = time_mono_us();
+        if (stats && now - last_print >= 1000000) {
+            s_print_stats(topics, ntopics, (now - last_print) / 1e6, bus_stats(bus));
+            last_print = now;
+        }
+    }
+    if (stats) s_print_stats(topics, ntopics, (time_mono_us() - last_print) / 1e6 + 1e-9, bus_stats(bus));
+    zmq_socket_monitor(sub, NULL, 0);
+    zmq_close(mon);
+    bus_destroy(&bus);
+    return 0;
 }
