@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "check.h"
 #include "graph.h"
+#include "bus.h"
 #include "bus_proxy.h"
 #include "log.h"
 
@@ -46,6 +47,7 @@ typedef struct {
 typedef struct {
     graph_t *graph;
     bus_proxy_t *proxy;
+    bus_t *health;            /* we consume every service's health events */
     s_proc_t *procs;
     size_t nprocs;
     int sigfd;
@@ -182,6 +184,21 @@ static bool s_subscriptions_live(s_up_t *up, bool report)
     return all;
 }
 
+/* Logs health events that say something is wrong (degraded, and the bus
+ * proxy's handshake failures); "ready" and "stopping" are routine. */
+static void s_read_health(s_up_t *up)
+{
+    bus_msg_t *m;
+    while ((m = bus_recv(up->health, 0))) {
+        if (m->ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_HEALTH) {
+            const Voxmesh__ServiceHealth *h = m->ev->health;
+            if (h->state && (!strcmp(h->state, "degraded") || strstr(h->state, "failed")))
+                log_warn("health: %s is %s: %s", h->service, h->state, h->detail ? h->detail : "");
+        }
+        bus_msg_destroy(&m);
+    }
+}
+
 static bool s_all_ready(s_up_t *up, bool report)
 {
     bool all = true;
@@ -245,8 +262,10 @@ static int s_supervise(s_up_t *up)
     bool announced = false;
     int64_t ready_deadline = s_now_ms() + UP_READY_TIMEOUT_MS;
     for (;;) {
-        struct pollfd pfd[2] = { { up->sigfd, POLLIN, 0 }, { up->notify_fd, POLLIN, 0 } };
-        poll(pfd, 2, 20);
+        struct pollfd pfd[3] = { { up->sigfd, POLLIN, 0 }, { up->notify_fd, POLLIN, 0 },
+                                 { bus_sub_fd(up->health), POLLIN, 0 } };
+        poll(pfd, 3, 20);
+        s_read_health(up);
         if (pfd[1].revents) s_read_notify(up);
         if (pfd[0].revents) {
             struct signalfd_siginfo si;
@@ -311,6 +330,8 @@ int up_main(int argc, char **argv)
     if (up.sigfd < 0 || s_open_notify(&up) < 0 || s_build_procs(&up) < 0) goto out;
     up.proxy = bus_proxy_new(graph_bus_pub(up.graph), graph_bus_sub(up.graph));
     if (!up.proxy) goto out;
+    up.health = bus_new("voxmesh-up", NULL, graph_bus_sub(up.graph), NULL);
+    if (!up.health || bus_subscribe(up.health, TOPIC_HEALTH) < 0) goto out;
     for (size_t i = 0; i < up.nprocs; i++)
         if (s_spawn(&up, &up.procs[i]) < 0) {
             s_stop_all(&up);
@@ -318,6 +339,7 @@ int up_main(int argc, char **argv)
         }
     rc = s_supervise(&up);
 out:
+    bus_destroy(&up.health);
     bus_proxy_destroy(&up.proxy);
     if (up.sigfd >= 0) close(up.sigfd);
     if (up.notify_fd >= 0) close(up.notify_fd);
