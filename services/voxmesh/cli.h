@@ -7,5 +7,6 @@ int check_main(int argc, char **argv);
 int svg_main(int argc, char **argv);
 int up_main(int argc, char **argv);
 int mon_main(int argc, char **argv);
+int bus_main(int argc, char **argv);
 
 #endif

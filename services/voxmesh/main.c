@@ -12,7 +12,8 @@ static const char s_usage[] =
     "  check GRAPH     check that every subscription is fed (exit 1 if not)\n"
     "  svg GRAPH       draw GRAPH as SVG on stdout (or -o FILE)\n"
     "  up GRAPH        run the services of GRAPH\n"
-    "  mon             watch the bus\n"
+    "  mon             watch the bus (--help for its options)\n"
+    "  bus GRAPH       run only the bus of GRAPH (for one unit per service)\n"
     "  help            this text\n"
     "\n"
     "check and svg take [--bin-dir DIR] [--timeout SECONDS]: programs are\n"
@@ -34,6 +35,8 @@ int main(int argc, char **argv)
         return svg_main(argc - 1, argv + 1);
     if (cmd && !strcmp(cmd, "up"))
         return up_main(argc - 1, argv + 1);
+    if (cmd && !strcmp(cmd, "bus"))
+        return bus_main(argc - 1, argv + 1);
     if (cmd && !strcmp(cmd, "mon"))
         return mon_main(argc - 1, argv + 1);
     if (cmd)

@@ -1,0 +1,48 @@
+# Shared helpers for the integration tests (sourced). Every server binds to
+# 127.0.0.1 or an abstract ipc socket unique to this test run.
+set -u
+BUILD=${BUILD:-build}
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=$TOP/$BUILD/bin
+T=$(mktemp -d /tmp/voxmesh-test.XXXXXX)
+RUN_ID=$$-$RANDOM
+PIDS=()
+
+cleanup() {
+    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null; done
+    sleep 0.3
+    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -KILL "$p" 2>/dev/null; done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*"; exit 1; }
+ok() { echo "ok   $*"; }
+
+# wait_for FILE PATTERN SECONDS: waits until PATTERN appears in FILE.
+wait_for() {
+    local file=$1 pat=$2 secs=${3:-20} i=0
+    while [ $i -lt $((secs * 10)) ]; do
+        grep -q -- "$pat" "$file" 2>/dev/null && return 0
+        sleep 0.1; i=$((i + 1))
+    done
+    echo "--- $file:"; tail -n 30 "$file"
+    return 1
+}
+
+# free_port: a TCP port nobody listens on right now.
+free_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 30000))
+        ss -ltn 2>/dev/null | grep -q ":$p " || { echo $p; return; }
+    done
+}
+
+# make_graph SRC DST: a copy of a shipped graph on this run's own bus and port.
+make_graph() {
+    local port=${EDGE_PORT:-$(free_port)}
+    sed -e "s|ipc://@voxmesh-[a-z]*\.pub|ipc://@vm-$RUN_ID.pub|; s|ipc://@voxmesh-[a-z]*\.sub|ipc://@vm-$RUN_ID.sub|" \
+        -e "s|listen = 127.0.0.1:[0-9]*|listen = 127.0.0.1:$port|" "$1" > "$2"
+    echo "$port"
+}
