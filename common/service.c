@@ -404,11 +404,12 @@ void service_watchdog(service_t *self)
     if (self->watchdog_usec) sd_notify(0, "WATCHDOG=1");
 }
 
-static void s_publish_health(service_t *self, const char *state)
+void service_publish_health(service_t *self, const char *state, const char *detail)
 {
     Voxmesh__ServiceHealth h = VOXMESH__SERVICE_HEALTH__INIT;
     h.service = self->instance;
     h.state = (char *)state;
+    h.detail = (char *)(detail ? detail : "");
     h.uptime_ms = (uint64_t)(time_mono_us() - self->started_us) / 1000;
     event_t ev = VOXMESH__ENVELOPE__INIT;
     ev.payload_case = VOXMESH__ENVELOPE__PAYLOAD_HEALTH;
@@ -460,8 +461,14 @@ static int s_on_housekeeping(zloop_t *loop, int timer_id, void *arg)
 static int s_on_health(zloop_t *loop, int timer_id, void *arg)
 {
     (void)loop; (void)timer_id;
-    s_publish_health(arg, "ready");
+    service_publish_health(arg, "ready", NULL);
     return 0;
+}
+
+long service_health_interval_ms(service_t *self)
+{
+    long ms = 0;
+    return service_opt_int(self, "health-interval", 0, 3600000, &ms) == 0 ? ms : 0;
 }
 
 int service_run(service_t *self)
@@ -475,14 +482,14 @@ int service_run(service_t *self)
         zloop_timer(loop, (size_t)self->timers[i].interval_ms, 0, s_on_timer, &self->timers[i]);
     if (self->watchdog_usec)
         zloop_timer(loop, (size_t)(self->watchdog_usec / 2000), 0, s_on_housekeeping, self);
-    long health_ms = 0;
-    if (service_opt_int(self, "health-interval", 0, 3600000, &health_ms) == 0 && health_ms > 0)
+    long health_ms = service_health_interval_ms(self);
+    if (health_ms > 0)
         zloop_timer(loop, (size_t)health_ms, 0, s_on_health, self);
-    s_publish_health(self, "ready");
+    service_publish_health(self, "ready", NULL);
     service_notify_ready(self);
     if (!s_stop) zloop_start(loop);
     sd_notify(0, "STOPPING=1");
-    s_publish_health(self, "stopping");
+    service_publish_health(self, "stopping", NULL);
     log_info("stopping");
     zloop_destroy(&loop);
     return 0;

@@ -69,6 +69,13 @@ void service_notify_ready(service_t *self);
 void service_watchdog(service_t *self);
 void service_notify_status(service_t *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Publishes a health event (service_run does it every --health-interval;
+ * services with their own loop call it themselves). */
+void service_publish_health(service_t *self, const char *state, const char *detail);
+
+/* The --health-interval option in ms (0: never). */
+long service_health_interval_ms(service_t *self);
+
 /* Readable when SIGTERM/SIGINT arrived; service_stopping() then is true. */
 int service_signal_fd(service_t *self);
 bool service_stopping(service_t *self);

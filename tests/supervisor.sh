@@ -1,7 +1,7 @@
 # voxmesh check / svg / up / mon against the real daemons of the parrot stack:
 # a broken graph is refused naming service and topic; `up` reports ready,
 # restarts a service killed with SIGKILL, and stops everything on SIGTERM.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/testlib.bash"
 
 "$BIN/voxmesh" check "$TOP/deploy/graphs/parrot" > "$T/check.out" 2>&1 || { cat "$T/check.out"; fail "the shipped parrot graph does not pass check"; }
 ok "deploy/graphs/parrot passes check"

@@ -1,60 +1,349 @@
-/* voxmesh-edge — TEMPORARY main: serves the HTTP/WebSocket front with no
- * media backend (WHIP offers get 503, WebSockets are refused) so that the
- * page and the routes can be tried by hand. The lead replaces this file
- * when the WebRTC transport is glued in. */
+/* voxmesh-edge — where callers enter the mesh: WebRTC over WHIP and audio
+ * over a WebSocket, turned into session and audio events on the bus; the
+ * mesh's audio for each session paced back to its caller.
+ *
+ * One GLib main loop runs everything: libwebsockets (HTTP, WHIP, /ws),
+ * libnice and DTLS/SRTP of every peer, the pacers, and the bus's SUB socket
+ * (its ZMQ_FD is edge-triggered: always drained to empty). */
+#include "edge.h"
+#include "rtc_session.h"
+#include "ws_session.h"
+#include "log.h"
+
 #include <glib-unix.h>
-#include <glib.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
-#include "log.h"
+/* ---- sessions (edge.h) -------------------------------------------------------- */
 
-static void s_offer(void *arg, const char *id, const char *sdp, size_t len, edge_whip_reply_t *reply)
+void edge_publish(edge_session_t *s, const char *topic, event_t *ev)
 {
-    (void)arg; (void)id; (void)sdp; (void)len;
-    edge_http_whip_answer(reply, 503, "no media backend in this build", NULL);
+    ev->session_id = s->id;
+    bus_publish(s->edge->bus, topic, ev);
+}
+
+void edge_observe_latency(edge_t *edge, int64_t origin_ts_us)
+{
+    if (origin_ts_us > 0) metric_observe(edge->m_mesh_latency, (time_now_us() - origin_ts_us) / 1e6);
+}
+
+static void s_session_metrics(edge_session_t *s, bool add)
+{
+    metrics_t *m = s->edge->metrics;
+    if (!add) {
+        metrics_remove(m, &s->m_packets_in);
+        metrics_remove(m, &s->m_packets_out);
+        metrics_remove(m, &s->m_lost);
+        metrics_remove(m, &s->m_jitter);
+        metrics_remove(m, &s->m_rtt);
+        return;
+    }
+    char labels[96];
+    snprintf(labels, sizeof labels, "session=\"%s\"", s->id);
+    s->m_packets_in = metrics_counter(m, "voxmesh_edge_session_packets_in_total", labels, "Audio packets from the caller");
+    s->m_packets_out = metrics_counter(m, "voxmesh_edge_session_packets_out_total", labels, "Audio packets to the caller");
+    s->m_lost = metrics_gauge(m, "voxmesh_edge_session_packets_lost", labels, "Packets from the caller lost (RTP)");
+    s->m_jitter = metrics_gauge(m, "voxmesh_edge_session_jitter_seconds", labels, "Interarrival jitter (RTP)");
+    s->m_rtt = metrics_gauge(m, "voxmesh_edge_session_rtt_seconds", labels, "Round trip time from RTCP");
+}
+
+int edge_session_register(edge_session_t *s, const char *transport, const char *codec, uint32_t rate,
+                          bool video, pacer_send_fn *pace)
+{
+    edge_t *edge = s->edge;
+    s->pacer = pacer_new(edge->ctx, edge->queue_ms, pace, s->impl);
+    if (!s->pacer) return -ENOMEM;
+    g_hash_table_insert(edge->sessions, s->id, s);
+    s_session_metrics(s, true);
+    metric_set(edge->m_sessions, g_hash_table_size(edge->sessions));
+
+    Voxmesh__AudioFormat in = VOXMESH__AUDIO_FORMAT__INIT, out = VOXMESH__AUDIO_FORMAT__INIT;
+    in.codec = out.codec = (char *)codec;
+    in.sample_rate = out.sample_rate = rate;
+    in.channels = out.channels = 1;
+    Voxmesh__SessionStarted st = VOXMESH__SESSION_STARTED__INIT;
+    st.transport = (char *)transport;
+    st.audio_in = &in;
+    st.audio_out = &out;
+    st.has_video = video;
+    event_t ev = VOXMESH__ENVELOPE__INIT;
+    ev.payload_case = VOXMESH__ENVELOPE__PAYLOAD_SESSION_STARTED;
+    ev.session_started = &st;
+    edge_publish(s, TOPIC_SESSION, &ev);
+    log_info("session %s: started (%s, %s %u Hz%s)", s->id, transport, codec, rate, video ? ", video" : "");
+    return 0;
+}
+
+static gboolean s_destroy_later(gpointer data)
+{
+    edge_session_t *s = data;
+    s->destroy(s);
+    return G_SOURCE_REMOVE;
+}
+
+void edge_session_end(edge_session_t *s, const char *reason)
+{
+    edge_t *edge = s->edge;
+    if (s->pacer) {
+        /* Registered: tell the mesh, stop sending at once. */
+        Voxmesh__SessionEnded en = VOXMESH__SESSION_ENDED__INIT;
+        en.reason = (char *)reason;
+        event_t ev = VOXMESH__ENVELOPE__INIT;
+        ev.payload_case = VOXMESH__ENVELOPE__PAYLOAD_SESSION_ENDED;
+        ev.session_ended = &en;
+        edge_publish(s, TOPIC_SESSION, &ev);
+        pacer_destroy(&s->pacer);
+        g_hash_table_remove(edge->sessions, s->id);
+        s_session_metrics(s, false);
+        metric_set(edge->m_sessions, g_hash_table_size(edge->sessions));
+        log_info("session %s: ended: %s", s->id, reason);
+    }
+    g_idle_add(s_destroy_later, s);
+}
+
+/* ---- the HTTP front's backend -------------------------------------------------- */
+
+static size_t s_count(void *arg)
+{
+    return g_hash_table_size(((edge_t *)arg)->sessions);
+}
+
+static void s_metrics(void *arg, GString *out)
+{
+    char *text = metrics_render(((edge_t *)arg)->metrics);
+    if (text) g_string_append(out, text);
+    free(text);
+}
+
+static void s_whip_offer(void *arg, const char *id, const char *sdp, size_t len, edge_whip_reply_t *reply)
+{
+    rtc_session_offer(arg, id, sdp, len, reply);
+}
+
+static void s_whip_patch(void *arg, const char *id, void *session, const char *frag, size_t len,
+                         bool if_match_any, edge_whip_reply_t *reply)
+{
+    (void)arg; (void)id; (void)if_match_any;
+    rtc_session_patch(session, frag, len, reply);
+}
+
+static void s_whip_delete(void *arg, const char *id, void *session)
+{
+    (void)arg; (void)id;
+    if (session) rtc_session_delete(session);
 }
 
 static int s_ws_open(void *arg, edge_ws_t *conn, const ws_hello_t *hello, const char **reason)
 {
-    (void)arg; (void)conn; (void)hello;
-    *reason = "no media backend in this build";
-    return -1;
+    return ws_session_open(arg, conn, hello, reason);
 }
 
-static gboolean s_quit(gpointer loop)
+static void s_ws_audio(void *arg, edge_ws_t *conn, const uint8_t *data, size_t len)
 {
-    g_main_loop_quit(loop);
+    (void)arg;
+    ws_session_audio(conn, data, len);
+}
+
+static void s_ws_close(void *arg, edge_ws_t *conn)
+{
+    (void)arg;
+    ws_session_close(conn);
+}
+
+/* ---- the bus -------------------------------------------------------------------- */
+
+static void s_on_event(edge_t *edge, bus_msg_t *m)
+{
+    edge_session_t *s = m->ev->session_id ? g_hash_table_lookup(edge->sessions, m->ev->session_id) : NULL;
+    if (!s) return;                   /* not ours: another edge replica's, or ended */
+    if (m->ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_ENCODED_AUDIO
+        && !strncmp(m->topic, TOPIC_AUDIO_OUT_OPUS, strlen(TOPIC_AUDIO_OUT_OPUS))) {
+        Voxmesh__EncodedAudio *a = m->ev->encoded_audio;
+        pacer_push(s->pacer, a->data.data, a->data.len, a->duration_us, m->ev->origin_ts_us);
+        metric_add(edge->m_audio_out, 1);
+    } else if (m->ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_TURN_INTERRUPT) {
+        size_t n = pacer_flush(s->pacer);
+        metric_add(edge->m_flushes, 1);
+        log_info("session %s: barge-in: %zu queued frame(s) dropped", s->id, n);
+    }
+}
+
+static void s_drain_bus(edge_t *edge)
+{
+    bus_msg_t *m;
+    while ((m = bus_recv(edge->bus, 0))) {
+        s_on_event(edge, m);
+        bus_msg_destroy(&m);
+    }
+}
+
+static gboolean s_on_bus_fd(gint fd, GIOCondition cond, gpointer data)
+{
+    (void)fd; (void)cond;
+    s_drain_bus(data);
+    return G_SOURCE_CONTINUE;
+}
+
+/* Housekeeping: watchdog, health, and a safety drain of the bus. */
+static gboolean s_on_tick(gpointer data)
+{
+    edge_t *edge = data;
+    s_drain_bus(edge);
+    service_watchdog(edge->svc);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean s_on_health(gpointer data)
+{
+    edge_t *edge = data;
+    char detail[64];
+    snprintf(detail, sizeof detail, "%u sessions", g_hash_table_size(edge->sessions));
+    service_publish_health(edge->svc, "ready", detail);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean s_on_signal(gint fd, GIOCondition cond, gpointer data)
+{
+    (void)fd; (void)cond;
+    g_main_loop_quit(((edge_t *)data)->loop);
     return G_SOURCE_REMOVE;
+}
+
+/* ---- start-up ------------------------------------------------------------------- */
+
+static const service_option_t s_options[] = {
+    { "listen", "127.0.0.1:8080", "HTTP address:port (WHIP at /whip, WebSocket at /ws, page at /)" },
+    { "token", NULL, "require `Authorization: Bearer TOKEN` on every request but the preflight" },
+    { "cors-origin", "*", "Access-Control-Allow-Origin" },
+    { "max-sessions", "256", "WHIP sessions at once (503 beyond)" },
+    { "ice-addr", NULL, "comma-separated addresses for ICE candidates (default: the listen address, or all)" },
+    { "ice-ports", "0-0", "UDP port range for ICE, e.g. 20000-20999 (0-0: any)" },
+    { "cert", NULL, "DTLS certificate (PEM); default: made at start-up" },
+    { "key", NULL, "DTLS private key (PEM), with --cert" },
+    { "video", "true", "accept VP8 video from callers" },
+    { "queue-ms", "60000", "outbound audio buffered per session" },
+    { NULL, NULL, NULL }
+};
+
+static int s_configure(edge_t *edge, edge_http_config_t *http)
+{
+    service_t *svc = edge->svc;
+    edge_http_config_defaults(http);
+    static char addr[64];
+    const char *listen = service_opt(svc, "listen");
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof addr) {
+        log_error("--listen: '%s' is not ADDRESS:PORT", listen);
+        return -EINVAL;
+    }
+    snprintf(addr, sizeof addr, "%.*s", (int)(colon - listen), listen);
+    http->listen_addr = addr;
+    http->port = atoi(colon + 1);
+    http->bearer_token = service_opt(svc, "token");
+    http->cors_origin = service_opt(svc, "cors-origin");
+    long max, queue;
+    if (service_opt_int(svc, "max-sessions", 1, 100000, &max) < 0
+        || service_opt_int(svc, "queue-ms", 100, 600000, &queue) < 0)
+        return -EINVAL;
+    http->max_sessions = (size_t)max;
+    edge->queue_ms = (uint32_t)queue;
+    unsigned lo = 0, hi = 0;
+    if (sscanf(service_opt(svc, "ice-ports"), "%u-%u", &lo, &hi) != 2 || lo > hi || hi > 65535) {
+        log_error("--ice-ports: '%s' is not LOW-HIGH", service_opt(svc, "ice-ports"));
+        return -EINVAL;
+    }
+    edge->port_min = (uint16_t)lo;
+    edge->port_max = (uint16_t)hi;
+    const char *ice = service_opt(svc, "ice-addr");
+    if (ice) edge->ice_addrs = g_strsplit(ice, ",", 16);
+    else if (strcmp(addr, "0.0.0.0") && strcmp(addr, "::")) edge->ice_addrs = g_strsplit(addr, ",", 2);
+    edge->accept_video = service_opt_bool(svc, "video");
+    const char *cert = service_opt(svc, "cert"), *key = service_opt(svc, "key");
+    edge->cert = cert ? rtc_cert_load(cert, key ? key : cert) : rtc_cert_new();
+    if (!edge->cert) {
+        log_error("no DTLS certificate%s%s", cert ? ": cannot load " : "", cert ? cert : "");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static void s_register_metrics(edge_t *edge)
+{
+    metrics_t *m = edge->metrics;
+    edge->m_sessions = metrics_gauge(m, "voxmesh_edge_sessions", NULL, "Sessions (WHIP and WebSocket)");
+    edge->m_audio_in = metrics_counter(m, "voxmesh_edge_audio_in_total", NULL, "Audio packets from callers");
+    edge->m_audio_out = metrics_counter(m, "voxmesh_edge_audio_out_total", NULL, "Audio events for callers");
+    edge->m_bad_packets = metrics_counter(m, "voxmesh_edge_bad_packets_total", NULL, "Malformed packets dropped");
+    edge->m_flushes = metrics_counter(m, "voxmesh_edge_flushes_total", NULL, "Outbound queues flushed on barge-in");
+    edge->m_mesh_latency = metrics_histogram(m, "voxmesh_edge_mesh_latency_seconds", NULL,
+                                             "Edge in to edge out, from envelope origin timestamps", NULL, 0);
+}
+
+static void s_end_all(edge_t *edge)
+{
+    GList *all = g_hash_table_get_values(edge->sessions);
+    for (GList *l = all; l; l = l->next) {
+        edge_session_t *s = l->data;
+        if (s->kind == EDGE_WHIP) rtc_session_delete(s);
+        else edge_session_end(s, "edge stopping");
+    }
+    g_list_free(all);
+    while (g_main_context_iteration(edge->ctx, FALSE)) {}   /* run the deferred frees */
 }
 
 int main(int argc, char **argv)
 {
-    edge_http_config_t cfg;
-    edge_http_config_defaults(&cfg);
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(argv[i], "--listen") && v) cfg.listen_addr = argv[++i];
-        else if (!strcmp(argv[i], "--port") && v) cfg.port = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--token") && v) cfg.bearer_token = argv[++i];
-        else if (!strcmp(argv[i], "--cors-origin") && v) cfg.cors_origin = argv[++i];
-        else {
-            fprintf(stderr, "usage: %s [--listen ADDR] [--port N] [--token T] [--cors-origin O]\n", argv[0]);
-            return 2;
-        }
+    service_t *svc = service_new("edge", "WebRTC (WHIP) and WebSocket edge of the mesh.", s_options, argc, argv);
+    if (!svc) return 2;
+    service_publishes(svc, TOPIC_SESSION);
+    service_publishes(svc, TOPIC_AUDIO_IN_OPUS);
+    service_publishes(svc, TOPIC_AUDIO_IN_PCM);
+    service_publishes(svc, TOPIC_VIDEO_IN_VP8);
+    service_subscribes(svc, TOPIC_AUDIO_OUT_OPUS);
+    service_subscribes(svc, TOPIC_TURN_INTERRUPT);
+    int rc = service_start(svc);
+    if (rc != 0) {
+        service_destroy(&svc);
+        return rc > 0 ? 0 : 1;
     }
-    log_init("voxmesh-edge", LOG_LEVEL_INFO, false);
-    GMainLoop *loop = g_main_loop_new(NULL, FALSE);
-    const edge_http_backend_t backend = { .whip_offer = s_offer, .ws_open = s_ws_open };
-    edge_http_t *http = edge_http_new(&cfg, &backend, NULL, loop);
-    if (!http)
-        return 1;
-    g_unix_signal_add(SIGINT, s_quit, loop);
-    g_unix_signal_add(SIGTERM, s_quit, loop);
-    g_main_loop_run(loop);
-    edge_http_destroy(&http);
-    g_main_loop_unref(loop);
-    return 0;
+    edge_t edge = { .svc = svc, .bus = service_bus(svc), .metrics = service_metrics(svc),
+                    .rl = LOG_RATELIMIT_INIT(5000, 10) };
+    edge.ctx = g_main_context_default();
+    edge.loop = g_main_loop_new(edge.ctx, FALSE);
+    edge.sessions = g_hash_table_new(g_str_hash, g_str_equal);
+    edge_http_config_t http_cfg;
+    rc = 1;
+    if (s_configure(&edge, &http_cfg) == 0) {
+        s_register_metrics(&edge);
+        const edge_http_backend_t backend = {
+            .session_count = s_count, .metrics = s_metrics, .whip_offer = s_whip_offer,
+            .whip_patch = s_whip_patch, .whip_delete = s_whip_delete, .ws_open = s_ws_open,
+            .ws_audio = s_ws_audio, .ws_close = s_ws_close,
+        };
+        edge.http = edge_http_new(&http_cfg, &backend, &edge, edge.loop);
+    }
+    if (edge.http) {
+        log_info("listening on http://%s:%d/ (WHIP /whip, WebSocket /ws)", http_cfg.listen_addr,
+                 edge_http_port(edge.http));
+        g_unix_fd_add(bus_sub_fd(edge.bus), G_IO_IN, s_on_bus_fd, &edge);
+        g_unix_fd_add(service_signal_fd(svc), G_IO_IN, s_on_signal, &edge);
+        g_timeout_add(50, s_on_tick, &edge);
+        long health = service_health_interval_ms(svc);
+        if (health > 0) g_timeout_add((guint)health, s_on_health, &edge);
+        service_publish_health(svc, "ready", NULL);
+        service_notify_ready(svc);
+        if (!service_stopping(svc)) g_main_loop_run(edge.loop);
+        service_publish_health(svc, "stopping", NULL);
+        s_end_all(&edge);
+        edge_http_destroy(&edge.http);
+        rc = 0;
+    }
+    g_hash_table_destroy(edge.sessions);
+    g_strfreev(edge.ice_addrs);
+    rtc_cert_destroy(&edge.cert);
+    g_main_loop_unref(edge.loop);
+    service_destroy(&svc);
+    return rc;
 }

@@ -1,0 +1,158 @@
+/* pacer — see pacer.h and docs/edge.md. */
+#include "pacer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A frame that comes this late after its slot still keeps the schedule: the
+ * stream is continuous, it is only jitter. Later than that is an underrun. */
+#define PACER_LATE_GRACE_US 10000
+
+typedef struct {
+    uint8_t *data;
+    size_t len;
+    uint32_t duration_us;
+    int64_t origin_ts_us;
+} s_frame_t;
+
+struct pacer {
+    GSource *source;
+    pacer_send_fn *send;
+    void *arg;
+    GQueue queue;            /* s_frame_t * */
+    uint64_t queued_us;
+    uint64_t limit_us;
+    int64_t next_us;         /* deadline of the next slot (monotonic); 0: idle */
+    uint32_t last_duration_us;
+    uint64_t dropped;
+};
+
+typedef struct {
+    GSource base;
+    pacer_t *pacer;
+} s_source_t;
+
+static void s_frame_free(s_frame_t *f)
+{
+    if (!f) return;
+    free(f->data);
+    free(f);
+}
+
+/* Sends the head of the queue, `gaps` empty slots after the previous one. */
+static void s_send_head(pacer_t *self, unsigned gaps)
+{
+    s_frame_t *f = g_queue_pop_head(&self->queue);
+    self->queued_us -= f->duration_us;
+    self->last_duration_us = f->duration_us;
+    self->send(self->arg, f->data, f->len, f->duration_us, f->origin_ts_us, gaps);
+    s_frame_free(f);
+}
+
+static void s_arm(pacer_t *self)
+{
+    g_source_set_ready_time(self->source, g_queue_is_empty(&self->queue) ? -1 : self->next_us);
+}
+
+static gboolean s_dispatch(GSource *source, GSourceFunc cb, gpointer data)
+{
+    (void)cb; (void)data;
+    pacer_t *self = ((s_source_t *)source)->pacer;
+    int64_t now = g_get_monotonic_time();
+    /* Catch up if the loop was late, but never send two frames for one slot
+     * unless the slot really passed. */
+    while (!g_queue_is_empty(&self->queue) && now >= self->next_us) {
+        s_send_head(self, 0);
+        self->next_us += self->last_duration_us;
+    }
+    s_arm(self);
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs s_funcs = { NULL, NULL, s_dispatch, NULL, NULL, NULL };
+
+pacer_t *pacer_new(GMainContext *ctx, uint32_t limit_ms, pacer_send_fn *send, void *arg)
+{
+    pacer_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    g_queue_init(&self->queue);
+    self->send = send;
+    self->arg = arg;
+    self->limit_us = (uint64_t)limit_ms * 1000;
+    self->source = g_source_new(&s_funcs, sizeof(s_source_t));
+    ((s_source_t *)self->source)->pacer = self;
+    g_source_set_priority(self->source, G_PRIORITY_HIGH);   /* audio first */
+    g_source_set_ready_time(self->source, -1);
+    g_source_attach(self->source, ctx);
+    return self;
+}
+
+void pacer_destroy(pacer_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    pacer_t *self = *self_p;
+    g_source_destroy(self->source);
+    g_source_unref(self->source);
+    g_queue_clear_full(&self->queue, (GDestroyNotify)s_frame_free);
+    free(self);
+    *self_p = NULL;
+}
+
+void pacer_push(pacer_t *self, const uint8_t *data, size_t len, uint32_t duration_us, int64_t origin_ts_us)
+{
+    if (!self || !data || len == 0) return;
+    if (duration_us == 0 || duration_us > 120000) duration_us = 20000;
+    s_frame_t *f = malloc(sizeof *f);
+    if (!f) return;
+    f->data = malloc(len);
+    if (!f->data) {
+        free(f);
+        return;
+    }
+    memcpy(f->data, data, len);
+    f->len = len;
+    f->duration_us = duration_us;
+    f->origin_ts_us = origin_ts_us;
+    g_queue_push_tail(&self->queue, f);
+    self->queued_us += duration_us;
+    while (self->queued_us > self->limit_us && g_queue_get_length(&self->queue) > 1) {
+        s_frame_t *old = g_queue_pop_head(&self->queue);
+        self->queued_us -= old->duration_us;
+        self->dropped++;
+        s_frame_free(old);
+    }
+
+    int64_t now = g_get_monotonic_time();
+    if (g_queue_get_length(&self->queue) == 1 && now >= self->next_us) {
+        /* Nothing waiting and the slot is open: send now, no added delay. */
+        unsigned gaps = 0;
+        int64_t late = now - self->next_us;
+        if (self->next_us == 0 || late > PACER_LATE_GRACE_US) {
+            /* Underrun (or first frame): the stream starts over from now. */
+            if (self->next_us != 0 && self->last_duration_us)
+                gaps = (unsigned)(late / self->last_duration_us) + 1;
+            self->next_us = now;
+        }
+        s_send_head(self, gaps);
+        self->next_us += self->last_duration_us;
+    }
+    s_arm(self);
+}
+
+size_t pacer_flush(pacer_t *self)
+{
+    size_t n = g_queue_get_length(&self->queue);
+    g_queue_clear_full(&self->queue, (GDestroyNotify)s_frame_free);
+    g_queue_init(&self->queue);
+    self->queued_us = 0;
+    s_arm(self);
+    return n;
+}
+
+uint32_t pacer_queued_ms(const pacer_t *self) { return (uint32_t)(self->queued_us / 1000); }
+uint64_t pacer_dropped(const pacer_t *self) { return self->dropped; }
+
+bool pacer_playing(const pacer_t *self)
+{
+    return self->queued_us > 0 || g_get_monotonic_time() < self->next_us;
+}

@@ -1,0 +1,105 @@
+/* pacer_test — bursts are paced at 20 ms on a steady clock, real-time input
+ * goes out without added delay, slow input is marked as gaps, flush drops. */
+#include "pacer.h"
+#include "log.h"
+#include "test.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#define MAXS 400
+
+typedef struct {
+    int n;
+    int64_t at[MAXS];
+    unsigned gaps[MAXS];
+    int64_t origin[MAXS];
+} s_log_t;
+
+static void s_send(void *arg, const uint8_t *data, size_t len, uint32_t dur, int64_t origin, unsigned gaps)
+{
+    (void)data; (void)len; (void)dur;
+    s_log_t *l = arg;
+    if (l->n < MAXS) {
+        l->at[l->n] = g_get_monotonic_time();
+        l->gaps[l->n] = gaps;
+        l->origin[l->n] = origin;
+        l->n++;
+    }
+}
+
+static void s_run_for(GMainContext *ctx, int64_t us)
+{
+    int64_t end = g_get_monotonic_time() + us;
+    while (g_get_monotonic_time() < end) {
+        g_main_context_iteration(ctx, FALSE);
+        g_usleep(200);
+    }
+}
+
+int main(void)
+{
+    log_init("pacer_test", LOG_LEVEL_WARN, false);
+    GMainContext *ctx = g_main_context_new();
+    uint8_t frame[60] = { 1 };
+
+    /* A burst of 50 frames (TTS faster than real time). */
+    s_log_t burst = { 0 };
+    pacer_t *p = pacer_new(ctx, 5000, s_send, &burst);
+    int64_t t0 = g_get_monotonic_time();
+    for (int i = 0; i < 50; i++) pacer_push(p, frame, sizeof frame, 20000, i);
+    CHECK(burst.n == 1, "the first frame of a burst goes out at once");
+    s_run_for(ctx, 1100000);
+    CHECK(burst.n == 50, "all 50 frames sent (%d)", burst.n);
+    double worst = 0;
+    for (int i = 1; i < burst.n; i++) {
+        double err = fabs((double)(burst.at[i] - t0) - i * 20000.0);
+        if (err > worst) worst = err;
+    }
+    CHECK(worst < 4000, "each frame within 4 ms of its 20 ms slot on the steady clock (worst %.1f ms)", worst / 1000);
+    CHECK(burst.origin[49] == 49, "order kept");
+    pacer_destroy(&p);
+
+    /* Real-time input: no frame may wait. */
+    s_log_t rt = { 0 };
+    p = pacer_new(ctx, 5000, s_send, &rt);
+    double max_delay = 0;
+    int64_t start = g_get_monotonic_time();
+    for (int i = 0; i < 25; i++) {
+        int64_t due = start + i * 20000;
+        while (g_get_monotonic_time() < due) { g_main_context_iteration(ctx, FALSE); g_usleep(200); }
+        int64_t pushed = g_get_monotonic_time();
+        pacer_push(p, frame, sizeof frame, 20000, i);
+        s_run_for(ctx, 1000);
+        if (rt.n == i + 1 && rt.at[i] - pushed > max_delay) max_delay = (double)(rt.at[i] - pushed);
+    }
+    CHECK(rt.n == 25, "25 real-time frames sent (%d)", rt.n);
+    CHECK(max_delay < 3000, "real-time frames are not delayed by pacing (max %.2f ms)", max_delay / 1000);
+    int gaps = 0;
+    for (int i = 0; i < rt.n; i++) gaps += rt.gaps[i];
+    CHECK(gaps == 0, "a steady stream has no gaps");
+
+    /* Slow input (every 60 ms): each frame after an underrun marks its gap. */
+    s_run_for(ctx, 100000);
+    int before = rt.n;
+    for (int i = 0; i < 3; i++) {
+        pacer_push(p, frame, sizeof frame, 20000, 100 + i);
+        s_run_for(ctx, 60000);
+    }
+    CHECK(rt.n == before + 3 && rt.gaps[before + 1] >= 2 && rt.gaps[before + 2] >= 2,
+          "underruns are reported as gaps (%u, %u)", rt.gaps[before + 1], rt.gaps[before + 2]);
+    pacer_destroy(&p);
+
+    /* Flush (barge-in) and the queue limit. */
+    s_log_t fl = { 0 };
+    p = pacer_new(ctx, 200, s_send, &fl);
+    for (int i = 0; i < 30; i++) pacer_push(p, frame, sizeof frame, 20000, i);
+    CHECK(pacer_queued_ms(p) <= 200 && pacer_dropped(p) >= 19, "the queue keeps at most 200 ms (%u ms, %llu dropped)",
+          pacer_queued_ms(p), (unsigned long long)pacer_dropped(p));
+    size_t n = pacer_flush(p);
+    s_run_for(ctx, 100000);
+    CHECK(n > 0 && fl.n == 1 && pacer_queued_ms(p) == 0, "flush drops the queue at once (%zu frames)", n);
+    pacer_destroy(&p);
+    g_main_context_unref(ctx);
+    return TEST_DONE();
+}
