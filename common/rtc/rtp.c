@@ -562,7 +562,14 @@ int vp8_assembler_push(vp8_assembler_t *self, const rtp_packet_t *pkt, const cha
 {
     self->ready = false;
     vp8_desc_t d;
-    if (!pkt || vp8_desc_parse(pkt->payload, pkt->payload_len, &d, reason) < 0)
+    if (!pkt)
+        return -1;
+    /* Padding-only packets (libwebrtc's bandwidth probes when RTX is not
+     * negotiated) carry no VP8 but use sequence numbers: account for them
+     * like any packet so they do not look like a loss. A malformed payload
+     * is not accounted: the next packet sees the gap and drops its frame. */
+    bool padding_only = pkt->payload_len == 0 && pkt->padding;
+    if (!padding_only && vp8_desc_parse(pkt->payload, pkt->payload_len, &d, reason) < 0)
         return -1;
     int16_t step = (int16_t)(pkt->seq - self->last_seq);
     if (self->have_last && step <= 0 && step > -1000)
@@ -577,6 +584,8 @@ int vp8_assembler_push(vp8_assembler_t *self, const rtp_packet_t *pkt, const cha
         rc = s_drop(self); /* lost a middle packet, or the tail (new timestamp) */
     else if (!self->collecting && gap)
         rc = s_drop(self); /* lost packets between frames: maybe a whole frame */
+    if (padding_only)
+        return rc;
 
     if (!self->collecting) {
         if (!d.s || d.pid != 0)

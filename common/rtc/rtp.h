@@ -213,8 +213,9 @@ vp8_assembler_t *vp8_assembler_new(size_t max_frame);
 /* Destroys an assembler and nulls the pointer. */
 void vp8_assembler_destroy(vp8_assembler_t **self_p);
 
-/* Feeds one parsed RTP packet of the VP8 stream. Returns VP8_ASM_*, or -1 +
- * reason for a packet that is not VP8 (it is ignored). */
+/* Feeds one parsed RTP packet of the VP8 stream. Padding-only packets
+ * (Chrome's probes without RTX) only advance the sequence. Returns
+ * VP8_ASM_*, or -1 + reason for a packet that is not VP8 (it is ignored). */
 int vp8_assembler_push(vp8_assembler_t *self, const rtp_packet_t *pkt, const char **reason);
 
 /* The frame completed by the last push that returned VP8_ASM_FRAME, valid

@@ -355,25 +355,43 @@ static void test_vp8_assembler(void)
     fr = vp8_assembler_frame(a, &len, &info);
     CHECK(fr && len == 30 && !info.keyframe && info.width == 0);
 
-    /* lost tail: 20 starts a frame, 21 (its marker) lost, 22 starts the next */
-    s_vp8_packet(buf, 20, 18000, false, true, 7, delta, 30, &p);
+    /* padding-only packets between frames (probes) are no loss */
+    {
+        rtp_packet_t h = { .pt = 96, .seq = 20, .ts = 15000, .ssrc = 0x5678 };
+        uint8_t pad[12 + 255];
+        int hl = rtp_header_write(&h, pad, sizeof pad);
+        memset(pad + hl, 0, 255);
+        pad[0] |= 0x20;
+        pad[hl + 254] = 255;
+        CHECK(rtp_parse(pad, (size_t)hl + 255, &p, &why) == 0 && p.payload_len == 0);
+        CHECK(vp8_assembler_push(a, &p, &why) == VP8_ASM_PENDING);
+        s_vp8_packet(buf, 21, 16000, true, true, 7, delta, 30, &p);
+        CHECK(vp8_assembler_push(a, &p, &why) == VP8_ASM_FRAME);
+        /* an empty payload without padding is not VP8 */
+        p.payload_len = 0;
+        p.seq = 22;
+        CHECK(vp8_assembler_push(a, &p, &why) < 0);
+    }
+
+    /* lost tail: 22 starts a frame, 23 (its marker) lost, 24 starts the next */
+    s_vp8_packet(buf, 22, 18000, false, true, 7, delta, 30, &p);
     CHECK(vp8_assembler_push(a, &p, &why) == VP8_ASM_PENDING);
-    s_vp8_packet(buf, 22, 21000, true, true, 8, delta, 30, &p);
+    s_vp8_packet(buf, 24, 21000, true, true, 8, delta, 30, &p);
     CHECK(vp8_assembler_push(a, &p, &why) == VP8_ASM_NEED_KEYFRAME);
-    /* lost between frames: 23 keyframe ok, 25 (24 lost) delta is dropped */
-    s_vp8_packet(buf, 23, 24000, true, true, 9, kf, kn, &p);
+    /* lost between frames: 25 keyframe ok, 27 (26 lost) delta is dropped */
+    s_vp8_packet(buf, 25, 24000, true, true, 9, kf, kn, &p);
     CHECK(vp8_assembler_push(a, &p, &why) == VP8_ASM_FRAME);
-    s_vp8_packet(buf, 25, 30000, true, true, 11, delta, 30, &p);
+    s_vp8_packet(buf, 27, 30000, true, true, 11, delta, 30, &p);
     CHECK(vp8_assembler_push(a, &p, &why) == VP8_ASM_NEED_KEYFRAME);
-    /* missing start: 26 is the middle of a frame whose start (no S bit) is gone */
-    s_vp8_packet(buf, 27, 33000, true, false, 12, delta, 30, &p);
+    /* missing start: 29 (28 lost) is the middle of a frame whose start (no S bit) is gone */
+    s_vp8_packet(buf, 29, 33000, true, false, 12, delta, 30, &p);
     CHECK(vp8_assembler_push(a, &p, &why) == VP8_ASM_NEED_KEYFRAME);
     /* not VP8 at all */
     p.payload_len = 0;
     CHECK(vp8_assembler_push(a, &p, &why) < 0);
     uint64_t frames, dropped;
     vp8_assembler_counts(a, &frames, &dropped);
-    CHECK(frames == 4 && dropped == 8);
+    CHECK(frames == 5 && dropped == 8);
     vp8_assembler_destroy(&a);
     CHECK(a == NULL);
 

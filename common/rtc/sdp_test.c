@@ -289,6 +289,34 @@ static void test_parse_chrome_offer(void)
     sdp_destroy(&o); /* harmless */
 }
 
+/* The same offer as sent before gathering (WHIP with trickle): no
+ * candidates, port 9, c=0.0.0.0. */
+static void test_offer_without_candidates(void)
+{
+    char *text = malloc(strlen(s_chrome_offer) + 1), *w = text;
+    for (const char *p = s_chrome_offer; *p;) {
+        const char *e = strstr(p, "\r\n") + 2;
+        if (strncmp(p, "a=candidate:", 12) && strncmp(p, "a=end-of-candidates", 19)) {
+            memcpy(w, p, (size_t)(e - p));
+            w += e - p;
+        }
+        p = e;
+    }
+    *w = '\0';
+    char *t2 = s_replace(text, " 54321 UDP", " 9 UDP");
+    char *t3 = s_replace(t2, "c=IN IP4 203.0.113.7", "c=IN IP4 0.0.0.0");
+    char err[SDP_ERR_MAX] = "";
+    sdp_t *o = sdp_offer_parse(t3, strlen(t3), err, sizeof err);
+    CHECK(o);
+    CHECK(o && o->media[0].port == 9 && o->media[0].candidate_count == 0 &&
+          !o->media[0].end_of_candidates && o->media[1].candidate_count == 0);
+    CHECK(o && o->codecs.opus_pt == 111 && o->codecs.vp8_pt == 96);
+    sdp_destroy(&o);
+    free(text);
+    free(t2);
+    free(t3);
+}
+
 static void test_answer_roundtrip(void)
 {
     char err[SDP_ERR_MAX] = "";
@@ -771,6 +799,7 @@ static void test_sdpfrag(void)
 int main(void)
 {
     test_parse_chrome_offer();
+    test_offer_without_candidates();
     test_answer_roundtrip();
     test_datachannel_rejected();
     test_own_offer();

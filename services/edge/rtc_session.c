@@ -321,7 +321,7 @@ static void s_on_gathered(rtc_peer_t *peer, void *user)
         return;
     }
     edge_http_whip_answer(reply, 201, answer, &s->base);
-    g_free(answer);
+    free(answer);
 }
 
 static void s_fail_offer(edge_whip_reply_t *reply, const char *id, int status, const char *reason)
@@ -452,7 +452,7 @@ void rtc_session_patch(edge_session_t *base, const char *text, size_t len, edge_
         }
         log_info("session %s: ICE restart", base->id);
         edge_http_whip_answer(reply, 200, body, base);
-        g_free(body);
+        free(body);
         return;
     }
     int added = 0;
