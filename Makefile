@@ -104,9 +104,14 @@ UNIT_TESTS := $(COMMON_TESTS) $(SVC_TESTS)
 # ---- benchmarks ------------------------------------------------------------------
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# bench/D_bench.c also links service D's modules (all but its main.c).
+bench_svc_obj = $(if $(filter $(1),$(SVC_DIRS)),$(filter-out %/main.o,$(call svc_obj,$(1))))
+define BENCH_RULE
+$(BUILD)/bench/$(1): $(BUILD)/obj/bench/$(1).o $(call bench_svc_obj,$(patsubst %_bench,%,$(1))) $(LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach b,$(patsubst bench/%.c,%,$(wildcard bench/*.c)),$(eval $(call BENCH_RULE,$(b))))
 
 # ---- fuzz targets (clang + libFuzzer) ------------------------------------------
 FUZZ_SRC  := $(wildcard fuzz/*.c)

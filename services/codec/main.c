@@ -194,6 +194,7 @@ static const service_option_t s_options[] = {
     { "bitrate", "32000", "outbound Opus bitrate, bits/s" },
     { "dtx", "false", "discontinuous transmission on outbound silence" },
     { "fec", "true", "in-band FEC in outbound Opus" },
+    { "complexity", "5", "outbound Opus encoder complexity 0..10 (CPU against quality)" },
     { "video-fps", "5", "at most this many decoded video frames per second and session" },
     { "max-sessions", "1000", "sessions held at once" },
     { "idle-timeout-ms", "60000", "free a session's state after this long without events" },
@@ -206,11 +207,12 @@ int main(int argc, char **argv)
     if (!svc) return 2;
     s_codec_t c = { .rl = LOG_RATELIMIT_INIT(5000, 10) };
     codec_config_defaults(&c.cfg);
-    long rate, channels, bitrate, fps;
+    long rate, channels, bitrate, fps, complexity;
     if (service_opt_int(svc, "rate", 8000, 48000, &rate) < 0
         || service_opt_int(svc, "channels", 1, 2, &channels) < 0
         || service_opt_int(svc, "bitrate", 6000, 510000, &bitrate) < 0
         || service_opt_int(svc, "video-fps", 1, 60, &fps) < 0
+        || service_opt_int(svc, "complexity", 0, 10, &complexity) < 0
         || service_opt_int(svc, "max-sessions", 1, 100000, &c.max_sessions) < 0
         || service_opt_int(svc, "idle-timeout-ms", 1000, 86400000, &c.idle_ms) < 0) {
         service_destroy(&svc);
@@ -219,6 +221,7 @@ int main(int argc, char **argv)
     c.cfg.out_rate = (uint32_t)rate;
     c.cfg.out_channels = (uint32_t)channels;
     c.cfg.bitrate = (int)bitrate;
+    c.cfg.complexity = (int)complexity;
     c.cfg.dtx = service_opt_bool(svc, "dtx");
     c.cfg.fec = service_opt_bool(svc, "fec");
 

@@ -35,7 +35,7 @@ struct codec_session_t {
 void codec_config_defaults(codec_config_t *cfg)
 {
     *cfg = (codec_config_t){ .out_rate = 16000, .out_channels = 1, .bitrate = 32000, .dtx = false,
-                             .fec = true, .max_conceal_ms = 100, .queue_ms = 60000 };
+                             .fec = true, .complexity = 5, .max_conceal_ms = 100, .queue_ms = 60000 };
 }
 
 codec_session_t *codec_session_new(const char *id, const codec_config_t *cfg)
@@ -56,6 +56,7 @@ codec_session_t *codec_session_new(const char *id, const codec_config_t *cfg)
     ec.dtx = cfg->dtx;
     ec.fec = cfg->fec;
     ec.loss_pct = cfg->fec ? 5 : 0;
+    ec.complexity = cfg->complexity;
     self->enc = opus_enc_new(&ec);
     self->rtp_ts = (uint32_t)random();
     self->last_active_us = time_mono_us();

@@ -19,6 +19,7 @@ typedef struct {
     int bitrate;             /* outbound Opus */
     bool dtx;
     bool fec;
+    int complexity;          /* outbound Opus, 0..10: CPU against quality */
     uint32_t max_conceal_ms; /* beyond this gap the decoder starts over */
     uint32_t queue_ms;       /* outbound buffer limit */
 } codec_config_t;
