@@ -168,13 +168,8 @@
     const url = s.sessionUrl;
     s.sessionUrl = null;
     api.sessionUrl = null;
-    if (s.pc) s.pc.close();
-    s.pc = null;
-    api.pc = null;
-    if (s.stream) s.stream.getTracks().forEach((t) => t.stop());
-    s.stream = null;
-    stopMeter();
-    ui.remote.srcObject = null;
+    // DELETE first (RFC 9725 5.2): closing the peer connection first would
+    // end the session on the server by DTLS close, and the DELETE would 404.
     if (url) {
       try {
         const resp = await fetch(url, { method: 'DELETE', headers: authHeaders(), keepalive: true });
@@ -183,6 +178,13 @@
         console.warn('DELETE failed:', e);
       }
     }
+    if (s.pc) s.pc.close();
+    s.pc = null;
+    api.pc = null;
+    if (s.stream) s.stream.getTracks().forEach((t) => t.stop());
+    s.stream = null;
+    stopMeter();
+    ui.remote.srcObject = null;
   }
 
   async function stop() {
