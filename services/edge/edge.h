@@ -35,6 +35,8 @@ typedef struct {
     uint32_t queue_ms;              /* outbound audio queue per session */
     metric_t *m_sessions, *m_audio_in, *m_audio_out, *m_bad_packets, *m_flushes;
     metric_t *m_mesh_latency;       /* edge in -> edge out, from envelope timestamps */
+    uint8_t silence[64];            /* 20 ms of Opus silence: ends a cut talk spurt cleanly */
+    size_t silence_len;
     log_ratelimit_t rl;
 } edge_t;
 

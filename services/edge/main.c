@@ -8,6 +8,7 @@
 #include "edge.h"
 #include "rtc_session.h"
 #include "ws_session.h"
+#include "opus_codec.h"
 #include "log.h"
 
 #include <glib-unix.h>
@@ -78,6 +79,11 @@ static void s_on_event(edge_t *edge, bus_msg_t *m)
         metric_add(edge->m_audio_out, 1);
     } else if (m->ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_TURN_INTERRUPT) {
         size_t n = pacer_flush(s->pacer);
+        /* Without packets the caller's decoder would conceal, extrapolating
+         * the cut audio for a couple of hundred ms; a little real silence
+         * makes it go quiet at once. */
+        for (int i = 0; i < 2 && edge->silence_len; i++)
+            pacer_push(s->pacer, edge->silence, edge->silence_len, 20000, m->ev->origin_ts_us);
         metric_add(edge->m_flushes, 1);
         log_info("session %s: barge-in: %zu queued frame(s) dropped", s->id, n);
     }
@@ -194,6 +200,21 @@ static void s_register_metrics(edge_t *edge)
                                              "Edge in to edge out, from envelope origin timestamps", NULL, 0);
 }
 
+/* Encodes 20 ms of silence once, the frame sent after a barge-in flush. */
+static void s_make_silence(edge_t *edge)
+{
+    opus_enc_config_t cfg;
+    opus_enc_config_defaults(&cfg);
+    cfg.rate = 48000;
+    cfg.channels = 1;
+    cfg.frame_ms = 20;
+    opus_enc_t *enc = opus_enc_new(&cfg);
+    int16_t zeros[960] = { 0 };
+    int n = enc ? opus_enc_encode(enc, zeros, edge->silence, sizeof edge->silence) : -1;
+    edge->silence_len = n > 0 ? (size_t)n : 0;
+    opus_enc_destroy(&enc);
+}
+
 static void s_end_all(edge_t *edge)
 {
     GList *all = g_hash_table_get_values(edge->sessions);
@@ -230,6 +251,7 @@ int main(int argc, char **argv)
     rc = 1;
     if (s_configure(&edge, &http_cfg) == 0) {
         s_register_metrics(&edge);
+        s_make_silence(&edge);
         const edge_http_backend_t backend = {
             .session_count = s_count, .metrics = s_metrics, .whip_offer = s_whip_offer,
             .whip_patch = s_whip_patch, .whip_delete = s_whip_delete, .ws_open = s_ws_open,

@@ -4,10 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A frame that comes this late after its slot still keeps the schedule: the
- * stream is continuous, it is only jitter. Later than that is an underrun. */
-#define PACER_LATE_GRACE_US 10000
-
 typedef struct {
     uint8_t *data;
     size_t len;
@@ -127,10 +123,14 @@ void pacer_push(pacer_t *self, const uint8_t *data, size_t len, uint32_t duratio
         /* Nothing waiting and the slot is open: send now, no added delay. */
         unsigned gaps = 0;
         int64_t late = now - self->next_us;
-        if (self->next_us == 0 || late > PACER_LATE_GRACE_US) {
-            /* Underrun (or first frame): the stream starts over from now. */
-            if (self->next_us != 0 && self->last_duration_us)
-                gaps = (unsigned)(late / self->last_duration_us) + 1;
+        if (self->next_us == 0) {
+            self->next_us = now;                    /* the first frame */
+        } else if (self->last_duration_us && late >= self->last_duration_us) {
+            /* Whole slots went by empty (an underrun): they are the gap, and
+             * the schedule starts over from now. Less late than a frame is
+             * jitter: the schedule stays, so the frames behind this one are
+             * not held back. */
+            gaps = (unsigned)(late / self->last_duration_us);
             self->next_us = now;
         }
         s_send_head(self, gaps);

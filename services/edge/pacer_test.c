@@ -79,6 +79,21 @@ int main(void)
     for (int i = 0; i < rt.n; i++) gaps += rt.gaps[i];
     CHECK(gaps == 0, "a steady stream has no gaps");
 
+    /* Jitter: one frame 15 ms late, the next on its usual time. */
+    s_run_for(ctx, 100000);
+    int j0 = rt.n;
+    int64_t base = g_get_monotonic_time();
+    pacer_push(p, frame, sizeof frame, 20000, 50);
+    while (g_get_monotonic_time() < base + 35000) { g_main_context_iteration(ctx, FALSE); g_usleep(200); }
+    pacer_push(p, frame, sizeof frame, 20000, 51);          /* 15 ms late */
+    while (g_get_monotonic_time() < base + 40000) { g_main_context_iteration(ctx, FALSE); g_usleep(200); }
+    int64_t pushed = g_get_monotonic_time();
+    pacer_push(p, frame, sizeof frame, 20000, 52);          /* on time */
+    s_run_for(ctx, 1000);
+    CHECK(rt.n == j0 + 3 && rt.gaps[j0 + 1] == 0, "a frame 15 ms late is jitter, not a gap (%u)", rt.gaps[j0 + 1]);
+    CHECK(rt.n == j0 + 3 && rt.at[j0 + 2] - pushed < 3000, "the frame after it is not held back (%.2f ms)",
+          (rt.at[j0 + 2] - pushed) / 1000.0);
+
     /* Slow input (every 60 ms): each frame after an underrun marks its gap. */
     s_run_for(ctx, 100000);
     int before = rt.n;

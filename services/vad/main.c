@@ -159,7 +159,8 @@ static int s_on_agent_audio(service_t *svc, bus_msg_t *msg, void *arg)
     (void)svc;
     s_vad_t *v = arg;
     if (msg->ev->payload_case != VOXMESH__ENVELOPE__PAYLOAD_ENCODED_AUDIO) return 0;
-    s_entry_t *e = zhashx_lookup(v->sessions, msg->ev->session_id ? msg->ev->session_id : "");
+    /* The agent may speak first (a greeting): the session starts here then. */
+    s_entry_t *e = s_entry(v, msg->ev->session_id);
     uint32_t d = msg->ev->encoded_audio->duration_us;
     if (e) vad_session_agent_audio(e->session, d > 0 && d <= 120000 ? d : 20000);
     return 0;
