@@ -7,26 +7,21 @@
  * end (or after an idle timeout, should the end event be lost). */
 #include "service.h"
 #include "session.h"
+#include "session_map.h"
 #include "video.h"
 #include "log.h"
 
-#include <czmq.h>
 #include <string.h>
 
 typedef struct {
     codec_config_t cfg;
-    zhashx_t *sessions;         /* id -> codec_session_t */
+    session_map_t *sessions;    /* id -> codec_session_t */
     codec_video_t *video;
     long max_sessions;
     long idle_ms;
     log_ratelimit_t rl;
     metric_t *m_sessions, *m_decode_errors, *m_rejected, *m_lost, *m_concealed, *m_out;
 } s_codec_t;
-
-static void s_destroy_session(void **item)
-{
-    codec_session_destroy((codec_session_t **)item);
-}
 
 static void s_warn(s_codec_t *c, const char *session, const char *what, const char *why)
 {
@@ -36,35 +31,37 @@ static void s_warn(s_codec_t *c, const char *session, const char *what, const ch
                  (unsigned long long)suppressed);
 }
 
-static codec_session_t *s_session(s_codec_t *c, const char *id)
+static void *s_make_session(const char *id, void *arg)
 {
-    if (!id || !*id) return NULL;
-    codec_session_t *s = zhashx_lookup(c->sessions, id);
-    if (s) return s;
-    if ((long)zhashx_size(c->sessions) >= c->max_sessions) {
-        s_warn(c, id, "session", "too many sessions");
-        return NULL;
-    }
-    s = codec_session_new(id, &c->cfg);
-    if (!s) return NULL;
-    zhashx_insert(c->sessions, id, s);
-    metric_set(c->m_sessions, (double)zhashx_size(c->sessions));
+    s_codec_t *c = arg;
     log_debug("session %s: codec state created", id);
-    return s;
+    return codec_session_new(id, &c->cfg);
 }
 
-static void s_end_session(s_codec_t *c, const char *id, const char *why)
+static void s_free_session(void *state, const char *id, const char *why, void *arg)
 {
-    codec_session_t *s = zhashx_lookup(c->sessions, id);
-    if (!s) return;
+    s_codec_t *c = arg;
+    codec_session_t *s = state;
     codec_stats_t st = codec_session_stats(s);
     log_info("session %s: %s; in %llu packets (%llu lost, %llu ms concealed, %llu FEC), out %llu packets",
              id, why, (unsigned long long)st.packets_in, (unsigned long long)st.packets_lost,
              (unsigned long long)st.concealed_ms, (unsigned long long)st.fec_recovered,
              (unsigned long long)st.packets_out);
-    zhashx_delete(c->sessions, id);
+    codec_session_destroy(&s);
     codec_video_end(c->video, id);
-    metric_set(c->m_sessions, (double)zhashx_size(c->sessions));
+}
+
+static codec_session_t *s_session(s_codec_t *c, const char *id)
+{
+    codec_session_t *s = session_map_open(c->sessions, id);
+    metric_set(c->m_sessions, (double)session_map_size(c->sessions));
+    return s;
+}
+
+static void s_end_session(s_codec_t *c, const char *id, const char *why)
+{
+    session_map_end(c->sessions, id, why);
+    metric_set(c->m_sessions, (double)session_map_size(c->sessions));
 }
 
 static int s_on_session(service_t *svc, bus_msg_t *msg, void *arg)
@@ -157,7 +154,7 @@ static int s_on_interrupt(service_t *svc, bus_msg_t *msg, void *arg)
 {
     (void)svc;
     s_codec_t *c = arg;
-    codec_session_t *s = zhashx_lookup(c->sessions, msg->ev->session_id ? msg->ev->session_id : "");
+    codec_session_t *s = session_map_get(c->sessions, msg->ev->session_id);
     if (s) {
         codec_session_flush(s);
         log_debug("session %s: outbound audio flushed (barge-in)", msg->ev->session_id);
@@ -178,13 +175,7 @@ static int s_reap_idle(service_t *svc, void *arg)
 {
     (void)svc;
     s_codec_t *c = arg;
-    int64_t now = time_mono_us();
-    zlistx_t *keys = zhashx_keys(c->sessions);
-    for (char *id = zlistx_first(keys); id; id = zlistx_next(keys)) {
-        codec_session_t *s = zhashx_lookup(c->sessions, id);
-        if (s && now - codec_session_last_active_us(s) > c->idle_ms * 1000) s_end_session(c, id, "idle");
-    }
-    zlistx_destroy(&keys);
+    if (session_map_reap(c->sessions)) metric_set(c->m_sessions, (double)session_map_size(c->sessions));
     return 0;
 }
 
@@ -242,13 +233,13 @@ int main(int argc, char **argv)
         c.m_rejected = metrics_counter(m, "voxmesh_codec_pcm_rejected_total", NULL, "Outbound PCM events rejected");
         c.m_lost = metrics_counter(m, "voxmesh_codec_packets_lost_total", NULL, "Inbound packets missing");
         c.m_out = metrics_counter(m, "voxmesh_codec_packets_out_total", NULL, "Outbound Opus packets");
-        c.sessions = zhashx_new();
-        zhashx_set_destructor(c.sessions, s_destroy_session);
         c.video = codec_video_new((int)fps, m);
+        c.sessions = session_map_new((size_t)c.max_sessions, (int64_t)c.idle_ms * 1000, s_make_session,
+                                     s_free_session, &c);
         if (c.sessions && c.video) rc = service_run(svc);
         else rc = 1;
     }
-    zhashx_destroy(&c.sessions);
+    session_map_destroy(&c.sessions);
     codec_video_destroy(&c.video);
     service_destroy(&svc);
     return rc < 0 ? 1 : rc == 1 ? 0 : rc;

@@ -29,7 +29,6 @@ struct codec_session_t {
     opus_enc_t *enc;
     uint32_t rtp_ts;
     codec_stats_t stats;
-    int64_t last_active_us;
 };
 
 void codec_config_defaults(codec_config_t *cfg)
@@ -59,7 +58,6 @@ codec_session_t *codec_session_new(const char *id, const codec_config_t *cfg)
     ec.complexity = cfg->complexity;
     self->enc = opus_enc_new(&ec);
     self->rtp_ts = (uint32_t)random();
-    self->last_active_us = time_mono_us();
     if (!self->id || !self->dec || !self->in_rs || !self->queue || !self->enc) {
         codec_session_destroy(&self);
         return NULL;
@@ -88,7 +86,6 @@ codec_stats_t codec_session_stats(const codec_session_t *self)
     s.queue_dropped_frames = audio_queue_dropped_frames(self->queue);
     return s;
 }
-int64_t codec_session_last_active_us(const codec_session_t *self) { return self->last_active_us; }
 
 /* Conceals `lost` missing packets before `pkt` into buf; returns frames. */
 static int s_conceal(codec_session_t *self, uint16_t lost, const uint8_t *pkt, size_t len,
@@ -112,7 +109,6 @@ pcm_t *codec_session_decode(codec_session_t *self, const uint8_t *pkt, size_t le
     static const char *none = NULL;
     if (!error) error = &none;
     *error = NULL;
-    self->last_active_us = time_mono_us();
     uint16_t seq = (uint16_t)rtp_seq;
     uint16_t lost = 0;
     if (self->have_seq) {
@@ -164,7 +160,6 @@ pcm_t *codec_session_decode(codec_session_t *self, const uint8_t *pkt, size_t le
 int codec_session_put(codec_session_t *self, uint32_t rate, uint32_t channels, int fmt,
                       const void *bytes, size_t len, const char **error)
 {
-    self->last_active_us = time_mono_us();
     const char *why = pcm_bytes_error(rate, channels, fmt, len);
     if (why) {
         self->stats.pcm_rejected++;

@@ -56,6 +56,5 @@ int codec_session_encode(codec_session_t *self, uint8_t *out, size_t max, uint32
 void codec_session_flush(codec_session_t *self);
 
 codec_stats_t codec_session_stats(const codec_session_t *self);
-int64_t codec_session_last_active_us(const codec_session_t *self);
 
 #endif

@@ -7,15 +7,16 @@
  * still be playing (each audio.out.opus. event is 20 ms of it). */
 #include "service.h"
 #include "session.h"
+#include "session_map.h"
 #include "log.h"
 
-#include <czmq.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
     service_t *svc;
     vad_session_config_t cfg;
-    zhashx_t *sessions;             /* id -> s_entry_t */
+    session_map_t *sessions;        /* id -> s_entry_t */
     long max_sessions, idle_ms;
     log_ratelimit_t rl;
     metric_t *m_sessions, *m_starts, *m_interrupts, *m_rejected;
@@ -28,14 +29,11 @@ typedef struct {
     int64_t origin_ts_us;           /* of the audio being processed */
 } s_entry_t;
 
-static void s_entry_free(void **item)
+static void s_entry_free(s_entry_t *e)
 {
-    s_entry_t *e = *item;
-    if (!e) return;
     vad_session_destroy(&e->session);
     free(e->id);
     free(e);
-    *item = NULL;
 }
 
 static void s_publish(s_entry_t *e, const char *topic, event_t *ev)
@@ -97,34 +95,41 @@ static void s_on_segment(void *arg, uint64_t utterance, const pcm_t *audio, int6
     s_publish(e, TOPIC_SPEECH_SEGMENT, &ev);
 }
 
-static s_entry_t *s_entry(s_vad_t *v, const char *id)
+static void *s_make_entry(const char *id, void *arg)
 {
-    if (!id || !*id) return NULL;
-    s_entry_t *e = zhashx_lookup(v->sessions, id);
-    if (e || (long)zhashx_size(v->sessions) >= v->max_sessions) return e;
-    e = calloc(1, sizeof *e);
+    s_vad_t *v = arg;
+    s_entry_t *e = calloc(1, sizeof *e);
     if (!e) return NULL;
     e->vad = v;
     e->id = strdup(id);
     vad_session_cb_t cb = { s_on_turn, s_on_segment, e };
     e->session = vad_session_new(&v->cfg, &cb);
     if (!e->id || !e->session) {
-        void *item = e;
-        s_entry_free(&item);
+        s_entry_free(e);
         return NULL;
     }
-    zhashx_insert(v->sessions, id, e);
-    metric_set(v->m_sessions, (double)zhashx_size(v->sessions));
+    return e;
+}
+
+static void s_free_entry(void *state, const char *id, const char *why, void *arg)
+{
+    (void)id; (void)why; (void)arg;
+    s_entry_t *e = state;
+    vad_session_end(e->session);      /* closes an open turn: its end and last segment go out */
+    s_entry_free(e);
+}
+
+static s_entry_t *s_entry(s_vad_t *v, const char *id)
+{
+    s_entry_t *e = session_map_open(v->sessions, id);
+    metric_set(v->m_sessions, (double)session_map_size(v->sessions));
     return e;
 }
 
 static void s_end(s_vad_t *v, const char *id)
 {
-    s_entry_t *e = zhashx_lookup(v->sessions, id);
-    if (!e) return;
-    vad_session_end(e->session);
-    zhashx_delete(v->sessions, id);
-    metric_set(v->m_sessions, (double)zhashx_size(v->sessions));
+    session_map_end(v->sessions, id, "ended");
+    metric_set(v->m_sessions, (double)session_map_size(v->sessions));
 }
 
 static int s_on_pcm(service_t *svc, bus_msg_t *msg, void *arg)
@@ -177,13 +182,7 @@ static int s_reap_idle(service_t *svc, void *arg)
 {
     (void)svc;
     s_vad_t *v = arg;
-    int64_t now = time_mono_us();
-    zlistx_t *keys = zhashx_keys(v->sessions);
-    for (char *id = zlistx_first(keys); id; id = zlistx_next(keys)) {
-        s_entry_t *e = zhashx_lookup(v->sessions, id);
-        if (e && now - vad_session_last_active_us(e->session) > v->idle_ms * 1000) s_end(v, id);
-    }
-    zlistx_destroy(&keys);
+    if (session_map_reap(v->sessions)) metric_set(v->m_sessions, (double)session_map_size(v->sessions));
     return 0;
 }
 
@@ -234,11 +233,11 @@ int main(int argc, char **argv)
         v.m_starts = metrics_counter(m, "voxmesh_vad_turns_total", NULL, "Turns started");
         v.m_interrupts = metrics_counter(m, "voxmesh_vad_interrupts_total", NULL, "Barge-ins");
         v.m_rejected = metrics_counter(m, "voxmesh_vad_pcm_rejected_total", NULL, "PCM events rejected");
-        v.sessions = zhashx_new();
-        zhashx_set_destructor(v.sessions, s_entry_free);
+        v.sessions = session_map_new((size_t)v.max_sessions, (int64_t)v.idle_ms * 1000, s_make_entry,
+                                     s_free_entry, &v);
         rc = service_run(svc);
     }
-    zhashx_destroy(&v.sessions);
+    session_map_destroy(&v.sessions);
     service_destroy(&svc);
     return rc < 0 ? 1 : rc == 1 ? 0 : rc;
 }

@@ -31,7 +31,6 @@ struct vad_session_t {
     /* agent playback estimate */
     bool agent_playing;
     int64_t agent_until_us;
-    int64_t last_active_us;
 };
 
 void vad_session_config_default(vad_session_config_t *cfg)
@@ -58,7 +57,6 @@ vad_session_t *vad_session_new(const vad_session_config_t *cfg, const vad_sessio
     self->frame_samples = vad_detect_frame_samples(self->det);
     self->frame = calloc(self->frame_samples, sizeof *self->frame);
     if (!self->frame) vad_session_destroy(&self);
-    else self->last_active_us = time_mono_us();
     return self;
 }
 
@@ -149,7 +147,6 @@ static void s_process_frame(vad_session_t *self)
 
 int vad_session_feed(vad_session_t *self, const pcm_t *pcm)
 {
-    self->last_active_us = time_mono_us();
     pcm_t *conv = NULL;
     const pcm_t *in = pcm;
     if (pcm_rate(pcm) != VAD_RATE || pcm_channels(pcm) != 1 || pcm_format(pcm) != PCM_S16) {
@@ -207,4 +204,3 @@ void vad_session_end(vad_session_t *self)
 }
 
 int64_t vad_session_stream_us(const vad_session_t *self) { return s_us(self->consumed); }
-int64_t vad_session_last_active_us(const vad_session_t *self) { return self->last_active_us; }

@@ -48,6 +48,5 @@ void vad_session_agent_stopped(vad_session_t *self);
 void vad_session_end(vad_session_t *self);
 
 int64_t vad_session_stream_us(const vad_session_t *self);
-int64_t vad_session_last_active_us(const vad_session_t *self);
 
 #endif
