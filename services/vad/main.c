@@ -192,6 +192,7 @@ static const service_option_t s_options[] = {
     { "preroll-ms", "200", "audio before the onset included in the speech segment" },
     { "aggressiveness", "2", "detector aggressiveness 0..3 (higher: less noise taken for speech)" },
     { "barge-in", "true", "interrupt the agent when the caller speaks over it" },
+    { "barge-in-ms", "100", "caller speech that interrupts the agent (0: as much as --min-speech-ms)" },
     { "max-sessions", "1000", "sessions held at once" },
     { "idle-timeout-ms", "60000", "free a session's state after this long without audio" },
     { NULL, NULL, NULL }
@@ -203,11 +204,12 @@ int main(int argc, char **argv)
     if (!svc) return 2;
     s_vad_t v = { .svc = svc, .rl = LOG_RATELIMIT_INIT(5000, 10) };
     vad_session_config_default(&v.cfg);
-    long silence, min_speech, preroll, aggr;
+    long silence, min_speech, preroll, aggr, barge_ms;
     if (service_opt_int(svc, "silence-ms", 100, 10000, &silence) < 0
         || service_opt_int(svc, "min-speech-ms", 20, 5000, &min_speech) < 0
         || service_opt_int(svc, "preroll-ms", 0, 1000, &preroll) < 0
         || service_opt_int(svc, "aggressiveness", 0, 3, &aggr) < 0
+        || service_opt_int(svc, "barge-in-ms", 0, 5000, &barge_ms) < 0
         || service_opt_int(svc, "max-sessions", 1, 100000, &v.max_sessions) < 0
         || service_opt_int(svc, "idle-timeout-ms", 1000, 86400000, &v.idle_ms) < 0) {
         service_destroy(&svc);
@@ -216,6 +218,7 @@ int main(int argc, char **argv)
     v.cfg.turn.end_silence_ms = (int)silence;
     v.cfg.turn.min_speech_ms = (int)min_speech;
     v.cfg.turn.preroll_ms = (int)preroll;
+    v.cfg.turn.interrupt_min_ms = (int)barge_ms;
     v.cfg.aggressiveness = (int)aggr;
     v.cfg.barge_in = service_opt_bool(svc, "barge-in");
 

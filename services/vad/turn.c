@@ -69,7 +69,9 @@ turn_t *turn_new(const turn_config_t *cfg)
     self->preroll_us = (int64_t) cfg->preroll_ms * 1000;
     self->onset_gap_us = (int64_t) cfg->onset_gap_ms * 1000;
     self->interrupt_min_us = (int64_t) cfg->interrupt_min_ms * 1000;
-    if (self->interrupt_min_us < self->min_speech_us)
+    /* 0: barge-in needs as much speech as a turn. Less: the agent is cut on
+     * a candidate already (a cough may cut it; it still starts no turn). */
+    if (self->interrupt_min_us == 0)
         self->interrupt_min_us = self->min_speech_us;
     /* Real speech reaches min_speech well within twice its length; a sparse
      * run of blips never does, and bounding the candidate bounds the audio
@@ -189,9 +191,21 @@ static void s_end_turn(turn_t *self, turn_result_t *out, int64_t at_us)
     self->interrupted = false;
 }
 
+/* Talking over the agent: the current frame must be speech, so an agent that
+ * starts during the caller's closing silence is not "interrupted" until the
+ * caller actually speaks again. Once per candidate or turn. */
+static void s_check_interrupt(turn_t *self, turn_result_t *out, bool speech, int64_t end_us)
+{
+    if (speech && self->agent_playing && !self->interrupted && self->speech_us >= self->interrupt_min_us) {
+        self->interrupted = true;
+        s_emit(out, TURN_INTERRUPT, end_us, self->onset_us, 0);
+    }
+}
+
 static void s_start_candidate(turn_t *self, int64_t start_us, int64_t end_us)
 {
     self->state = S_CANDIDATE;
+    self->interrupted = false;
     self->onset_us = start_us;
     self->speech_us = end_us - start_us;
     self->last_speech_end_us = end_us;
@@ -248,22 +262,15 @@ int turn_process(turn_t *self, int64_t frame_start_us, int64_t frame_us, bool sp
 
     if (self->state == S_CANDIDATE && self->speech_us >= self->min_speech_us) {
         self->state = S_TURN;
-        self->interrupted = false;
         s_emit(out, TURN_SPEECH_START, end_us, self->onset_us, 0);
         s_segment(self, out, self->onset_us - self->preroll_us, end_us);
     } else if (self->state == S_TURN) {
         s_segment(self, out, frame_start_us, end_us);
     }
 
+    if (self->state == S_CANDIDATE || self->state == S_TURN)
+        s_check_interrupt(self, out, speech, end_us);
     if (self->state == S_TURN) {
-        /* Talking over the agent: the current frame must be speech, so an
-         * agent that starts during the caller's closing silence is not
-         * "interrupted" until the caller actually speaks again. */
-        if (speech && self->agent_playing && !self->interrupted
-            && self->speech_us >= self->interrupt_min_us) {
-            self->interrupted = true;
-            s_emit(out, TURN_INTERRUPT, end_us, self->onset_us, 0);
-        }
         if (!speech && end_us - self->last_speech_end_us >= self->end_silence_us)
             s_end_turn(self, out, end_us);
     }

@@ -11,7 +11,8 @@
  *     end of the last speech frame, so pauses shorter than end_silence_ms
  *     stay inside the turn.
  *   - While the agent is playing (turn_agent_playing()), confirmed caller
- *     speech also emits INTERRUPT (once per turn) so the agent can stop.
+ *     speech also emits INTERRUPT (once per turn; with interrupt_min_ms
+ *     below min_speech_ms already on the candidate) so the agent can stop.
  *   - Each result names the stream interval that belongs to the utterance
  *     and was not named before: on confirmation everything from onset minus
  *     preroll_ms, then every frame until the end of the turn. The caller
@@ -32,8 +33,9 @@ typedef struct {
     int end_silence_ms;     /* silence that ends a turn (default 500) */
     int preroll_ms;         /* audio before the onset given to STT (default 200) */
     int onset_gap_ms;       /* longest gap before confirmation (default 100) */
-    int interrupt_min_ms;   /* speech in the turn needed for INTERRUPT; values
-                               below min_speech_ms act as min_speech_ms (default 0) */
+    int interrupt_min_ms;   /* speech needed for INTERRUPT while the agent plays;
+                               0 = min_speech_ms; shorter: the agent is cut on a
+                               candidate, before the turn is confirmed */
 } turn_config_t;
 
 typedef enum {

@@ -281,6 +281,28 @@ static void test_barge_in(void)
           "INTERRUPT at %" PRId64 ", want 1000000", in ? in->at_us : -1);
     turn_destroy(&t);
 
+    /* Fast barge-in: 100 ms of speech cuts the agent, the turn still needs
+     * 200 ms; a 120 ms cough cuts the agent but starts no turn. */
+    turn_config_default(&cfg);
+    cfg.interrupt_min_ms = 100;
+    t = turn_new(&cfg);
+    trace_t tf = { 0 };
+    turn_agent_playing(t, true, 0);
+    s_feed(t, &tf, runs, 3, 10);
+    st = s_find(&tf, TURN_SPEECH_START, 0);
+    in = s_find(&tf, TURN_INTERRUPT, 0);
+    CHECK(in && in->at_us == 600 * MS && in->start_us == 500 * MS && s_count(&tf, TURN_INTERRUPT) == 1,
+          "fast INTERRUPT at %" PRId64 ", want 600000, once", in ? in->at_us : -1);
+    CHECK(st && st->at_us == 700 * MS, "START still after min_speech (%" PRId64 ")", st ? st->at_us : -1);
+    turn_destroy(&t);
+    t = turn_new(&cfg);
+    trace_t tc = { 0 };
+    turn_agent_playing(t, true, 0);
+    s_feed(t, &tc, cough, 3, 10);
+    CHECK(s_count(&tc, TURN_INTERRUPT) == 1 && s_count(&tc, TURN_SPEECH_START) == 0,
+          "a 120 ms cough cuts the agent (fast barge-in) but starts no turn");
+    turn_destroy(&t);
+
     /* Agent starts at 1000 ms, scheduled in advance, while the caller talks
      * (500..1300): INTERRUPT at the first frame after it starts. */
     t = s_new_default();
