@@ -264,7 +264,8 @@ opus_enc_t *opus_enc_new(const opus_enc_config_t *cfg)
         return NULL;
     }
     int err = OPUS_OK;
-    self->enc = opus_encoder_create(cfg->rate, cfg->channels, OPUS_APPLICATION_VOIP, &err);
+    self->enc = opus_encoder_create(cfg->rate, cfg->channels,
+                                    cfg->low_delay ? OPUS_APPLICATION_RESTRICTED_LOWDELAY : OPUS_APPLICATION_VOIP, &err);
     if (!self->enc || err != OPUS_OK) {
         free(self);
         errno = -s_errno_of(err);

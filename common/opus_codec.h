@@ -99,6 +99,8 @@ typedef struct {
     int loss_pct;      /* expected packet loss 0..100; FEC is only spent when > 0 */
     bool dtx;          /* discontinuous transmission: ~1-byte packets on silence */
     int complexity;    /* 0..10 */
+    bool low_delay;    /* CELT only (RESTRICTED_LOWDELAY): 2.5 ms of look-ahead instead of
+                          6.5 ms, at the cost of SILK's quality at low bitrates and its FEC */
 } opus_enc_config_t;
 
 /* Fills in the voice defaults: 48 kHz mono, 20 ms, 32 kbit/s, FEC on at 10 %

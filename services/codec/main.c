@@ -186,6 +186,7 @@ static const service_option_t s_options[] = {
     { "dtx", "false", "discontinuous transmission on outbound silence" },
     { "fec", "true", "in-band FEC in outbound Opus" },
     { "complexity", "5", "outbound Opus encoder complexity 0..10 (CPU against quality)" },
+    { "low-delay", "false", "outbound Opus in its low-delay mode: 2.5 ms look-ahead instead of 6.5, no FEC" },
     { "video-fps", "5", "at most this many decoded video frames per second and session" },
     { "max-sessions", "1000", "sessions held at once" },
     { "idle-timeout-ms", "60000", "free a session's state after this long without events" },
@@ -213,6 +214,7 @@ int main(int argc, char **argv)
     c.cfg.out_channels = (uint32_t)channels;
     c.cfg.bitrate = (int)bitrate;
     c.cfg.complexity = (int)complexity;
+    c.cfg.low_delay = service_opt_bool(svc, "low-delay");
     c.cfg.dtx = service_opt_bool(svc, "dtx");
     c.cfg.fec = service_opt_bool(svc, "fec");
 

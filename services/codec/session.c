@@ -56,6 +56,7 @@ codec_session_t *codec_session_new(const char *id, const codec_config_t *cfg)
     ec.fec = cfg->fec;
     ec.loss_pct = cfg->fec ? 5 : 0;
     ec.complexity = cfg->complexity;
+    ec.low_delay = cfg->low_delay;
     self->enc = opus_enc_new(&ec);
     self->rtp_ts = (uint32_t)random();
     if (!self->id || !self->dec || !self->in_rs || !self->queue || !self->enc) {

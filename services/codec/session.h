@@ -20,6 +20,7 @@ typedef struct {
     bool dtx;
     bool fec;
     int complexity;          /* outbound Opus, 0..10: CPU against quality */
+    bool low_delay;          /* outbound Opus CELT-only: 4 ms less delay, no FEC */
     uint32_t max_conceal_ms; /* beyond this gap the decoder starts over */
     uint32_t queue_ms;       /* outbound buffer limit */
 } codec_config_t;

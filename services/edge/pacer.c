@@ -20,6 +20,7 @@ struct pacer {
     uint64_t limit_us;
     int64_t next_us;         /* deadline of the next slot (monotonic); 0: idle */
     uint32_t last_duration_us;
+    int64_t last_origin_us;  /* of the frame sent last */
     uint64_t dropped;
 };
 
@@ -41,8 +42,31 @@ static void s_send_head(pacer_t *self, unsigned gaps)
     s_frame_t *f = g_queue_pop_head(&self->queue);
     self->queued_us -= f->duration_us;
     self->last_duration_us = f->duration_us;
+    self->last_origin_us = f->origin_ts_us;
     self->send(self->arg, f->data, f->len, f->duration_us, f->origin_ts_us, gaps);
     s_frame_free(f);
+}
+
+/* True when the queue is real-time audio that fell behind rather than audio
+ * made faster than real time: since the frame sent last, its frames were
+ * captured (origin timestamps) over at least half the time they take to play. A delayed bunch of a live
+ * stream must go out at once, or it stays queued for good — every later frame
+ * arrives as one leaves — and adds its delay to the rest of the call. A TTS
+ * reply's frames share their origin (the utterance they answer): paced. */
+static bool s_backlog(const pacer_t *self)
+{
+    const s_frame_t *tail = self->queue.tail ? self->queue.tail->data : NULL;
+    if (!tail || self->last_origin_us <= 0 || tail->origin_ts_us <= 0) return false;
+    int64_t captured = tail->origin_ts_us - self->last_origin_us;
+    return captured > 0 && captured * 2 >= (int64_t)self->queued_us;
+}
+
+static void s_catch_up(pacer_t *self, int64_t now)
+{
+    while (s_backlog(self)) {
+        s_send_head(self, 0);
+        self->next_us = now + self->last_duration_us;
+    }
 }
 
 static void s_arm(pacer_t *self)
@@ -61,6 +85,7 @@ static gboolean s_dispatch(GSource *source, GSourceFunc cb, gpointer data)
         s_send_head(self, 0);
         self->next_us += self->last_duration_us;
     }
+    s_catch_up(self, now);
     s_arm(self);
     return G_SOURCE_CONTINUE;
 }
@@ -136,6 +161,7 @@ void pacer_push(pacer_t *self, const uint8_t *data, size_t len, uint32_t duratio
         s_send_head(self, gaps);
         self->next_us += self->last_duration_us;
     }
+    s_catch_up(self, now);
     s_arm(self);
 }
 

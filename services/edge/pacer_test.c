@@ -105,6 +105,20 @@ int main(void)
           "underruns are reported as gaps (%u, %u)", rt.gaps[before + 1], rt.gaps[before + 2]);
     pacer_destroy(&p);
 
+    /* A live stream that fell behind (five frames captured 20 ms apart,
+     * arriving in one bunch) goes out at once; a TTS burst (one origin) is
+     * paced. */
+    s_log_t live = { 0 };
+    pacer_t *lp = pacer_new(ctx, 5000, s_send, &live);
+    int64_t origin = 1000000000;
+    for (int i = 0; i < 5; i++) pacer_push(lp, frame, sizeof frame, 20000, origin + i * 20000);
+    CHECK(live.n == 5 && pacer_queued_ms(lp) == 0, "a delayed bunch of live audio is not held back (%d sent at once)", live.n);
+    s_run_for(ctx, 30000);
+    for (int i = 0; i < 5; i++) pacer_push(lp, frame, sizeof frame, 20000, origin);
+    CHECK(live.n == 6 && pacer_queued_ms(lp) == 80, "a burst with one origin is paced (%d sent, %u ms queued)", live.n,
+          pacer_queued_ms(lp));
+    pacer_destroy(&lp);
+
     /* Flush (barge-in) and the queue limit. */
     s_log_t fl = { 0 };
     p = pacer_new(ctx, 200, s_send, &fl);
