@@ -840,6 +840,11 @@ int main(void)
         s_check_window("attack 1b, during the spoofed garbage", w0, w1);
         s_pump(700);
         s_check_window("attack 1b, the second after", w1, s_audio.sent);
+        char *mbody = NULL;
+        double rejected = s_get("/metrics", &mbody) == 200
+                              ? s_session_metric(mbody, "voxmesh_edge_session_rejected_datagrams", good.id) : -1;
+        free(mbody);
+        CHECK(rejected >= 1000, "attack 1b: the spoofed datagrams show in /metrics (rejected_datagrams %g)", rejected);
         close(raw);
     }
     close(udp);

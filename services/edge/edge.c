@@ -26,6 +26,7 @@ static void s_session_metrics(edge_session_t *s, bool add)
         metrics_remove(m, &s->m_lost);
         metrics_remove(m, &s->m_jitter);
         metrics_remove(m, &s->m_rtt);
+        metrics_remove(m, &s->m_rejected);
         return;
     }
     char labels[96];
@@ -35,6 +36,8 @@ static void s_session_metrics(edge_session_t *s, bool add)
     s->m_lost = metrics_gauge(m, "voxmesh_edge_session_packets_lost", labels, "Packets from the caller lost (RTP)");
     s->m_jitter = metrics_gauge(m, "voxmesh_edge_session_jitter_seconds", labels, "Interarrival jitter (RTP)");
     s->m_rtt = metrics_gauge(m, "voxmesh_edge_session_rtt_seconds", labels, "Round trip time from RTCP");
+    s->m_rejected = metrics_gauge(m, "voxmesh_edge_session_rejected_datagrams", labels,
+                                  "Datagrams dropped before the session: unknown kind, SRTP auth or replay failure");
 }
 
 int edge_session_register(edge_session_t *s, const char *transport, const char *codec, uint32_t rate,

@@ -50,7 +50,7 @@ struct edge_session {
     pacer_t *pacer;                 /* outbound audio, paced */
     void *impl;                     /* rtc_session_t or ws_session_t */
     void (*destroy)(edge_session_t *s);
-    metric_t *m_packets_in, *m_packets_out, *m_lost, *m_jitter, *m_rtt;
+    metric_t *m_packets_in, *m_packets_out, *m_lost, *m_jitter, *m_rtt, *m_rejected;
 };
 
 /* Publishes an event for the session (session id filled in). */
