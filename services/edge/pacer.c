@@ -151,11 +151,17 @@ void pacer_push(pacer_t *self, const uint8_t *data, size_t len, uint32_t duratio
         if (self->next_us == 0) {
             self->next_us = now;                    /* the first frame */
         } else if (self->last_duration_us && late >= self->last_duration_us) {
-            /* Whole slots went by empty (an underrun): they are the gap, and
-             * the schedule starts over from now. Less late than a frame is
-             * jitter: the schedule stays, so the frames behind this one are
-             * not held back. */
-            gaps = (unsigned)(late / self->last_duration_us);
+            /* Whole slots went by empty (an underrun): the schedule starts
+             * over from now. They are a gap in the audio only if the source
+             * paused: a frame captured one frame after the last one sent is
+             * the same stream, merely delivered late, and its timestamp must
+             * not jump (each jump would add its length to the rest of the
+             * call). Less late than a frame is jitter: the schedule stays, so
+             * the frames behind this one are not held back. */
+            int64_t captured = origin_ts_us - self->last_origin_us;
+            bool continuous = self->last_origin_us > 0 && origin_ts_us > 0
+                              && captured * 2 >= self->last_duration_us && captured <= self->last_duration_us * 3 / 2;
+            gaps = continuous ? 0 : (unsigned)(late / self->last_duration_us);
             self->next_us = now;
         }
         s_send_head(self, gaps);

@@ -94,6 +94,17 @@ int main(void)
     CHECK(rt.n == j0 + 3 && rt.at[j0 + 2] - pushed < 3000, "the frame after it is not held back (%.2f ms)",
           (rt.at[j0 + 2] - pushed) / 1000.0);
 
+    /* A live frame delivered 45 ms late, captured 20 ms after the last one:
+     * late, but no gap in the audio. */
+    s_run_for(ctx, 100000);
+    int l0 = rt.n;
+    int64_t o = 5000000000;
+    pacer_push(p, frame, sizeof frame, 20000, o);
+    s_run_for(ctx, 65000);
+    pacer_push(p, frame, sizeof frame, 20000, o + 20000);
+    s_run_for(ctx, 1000);
+    CHECK(rt.n == l0 + 2 && rt.gaps[l0 + 1] == 0, "a late live frame is not a gap (%u)", rt.gaps[l0 + 1]);
+
     /* Slow input (every 60 ms): each frame after an underrun marks its gap. */
     s_run_for(ctx, 100000);
     int before = rt.n;

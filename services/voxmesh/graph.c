@@ -25,6 +25,7 @@ struct graph {
     char *dir;                  /* the file's directory: base of relative program paths */
     char *bus_pub;
     char *bus_sub;
+    bool bus_external;
     graph_service_t *services;
     size_t size;
 };
@@ -308,15 +309,16 @@ static void s_parse_service(graph_service_t *svc, zpl_node_t *node, errors_t *e)
     int line = zpl_line(node);
     if (zpl_value(node))
         s_error(e, line, "service '%s' takes no value; its keys go on the lines under it", svc->name);
-    zpl_node_t *program = NULL, *replicas = NULL, *settings = NULL;
+    zpl_node_t *program = NULL, *replicas = NULL, *settings = NULL, *remote = NULL;
     svc->replicas = 1;
     for (zpl_node_t *key = zpl_child(node); key; key = zpl_next(key)) {
         const char *k = zpl_name(key);
         zpl_node_t **slot = !strcmp(k, "program") ? &program
                           : !strcmp(k, "replicas") ? &replicas
-                          : !strcmp(k, "settings") ? &settings : NULL;
+                          : !strcmp(k, "settings") ? &settings
+                          : !strcmp(k, "remote") ? &remote : NULL;
         if (!slot) {
-            s_error(e, zpl_line(key), "unknown key '%s' in service '%s' (expected program, replicas or settings)",
+            s_error(e, zpl_line(key), "unknown key '%s' in service '%s' (expected program, replicas, remote or settings)",
                     k, svc->name);
             continue;
         }
@@ -353,6 +355,12 @@ static void s_parse_service(graph_service_t *svc, zpl_node_t *node, errors_t *e)
         else
             svc->replicas = (int)n;
     }
+    if (remote) {
+        const char *v = zpl_value(remote);
+        if (v && !strcmp(v, "true")) svc->remote = true;
+        else if (!v || strcmp(v, "false"))
+            s_error(e, zpl_line(remote), "remote must be true or false, not '%s'", v ? v : "");
+    }
     if (settings)
         s_parse_settings(svc, settings, e);
 }
@@ -370,9 +378,16 @@ static void s_parse_bus(graph_t *self, zpl_node_t *bus, errors_t *e)
     zpl_node_t *pub = NULL, *sub = NULL;
     for (zpl_node_t *key = zpl_child(bus); key; key = zpl_next(key)) {
         const char *k = zpl_name(key);
+        if (!strcmp(k, "external")) {
+            const char *v = zpl_value(key);
+            if (v && !strcmp(v, "true")) self->bus_external = true;
+            else if (!v || strcmp(v, "false"))
+                s_error(e, zpl_line(key), "external must be true or false, not '%s'", v ? v : "");
+            continue;
+        }
         zpl_node_t **slot = !strcmp(k, "pub") ? &pub : !strcmp(k, "sub") ? &sub : NULL;
         if (!slot) {
-            s_error(e, zpl_line(key), "unknown key '%s' in 'bus' (expected pub or sub)", k);
+            s_error(e, zpl_line(key), "unknown key '%s' in 'bus' (expected pub, sub or external)", k);
             continue;
         }
         if (*slot) {
@@ -857,6 +872,11 @@ const char *graph_file(const graph_t *self)
 const char *graph_bus_pub(const graph_t *self)
 {
     return self->bus_pub;
+}
+
+bool graph_bus_external(const graph_t *self)
+{
+    return self->bus_external;
 }
 
 const char *graph_bus_sub(const graph_t *self)

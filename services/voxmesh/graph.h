@@ -30,6 +30,7 @@ typedef struct {
     char *path;             /* the executable it resolved to */
     char *kind;             /* what --describe said: "service = <kind>" */
     int replicas;           /* 1..GRAPH_MAX_REPLICAS */
+    bool remote;            /* runs on another host: checked and waited for, not started here */
     int line;               /* line of the service in the graph file */
     char **settings;        /* "--key=value" (or "--key"), in file order */
     size_t settings_size;
@@ -66,6 +67,10 @@ const char *graph_file(const graph_t *self);
  * it), subscribers connect to sub (the proxy's XPUB binds it). */
 const char *graph_bus_pub(const graph_t *self);
 const char *graph_bus_sub(const graph_t *self);
+
+/* True when the bus proxy runs on another host (`external = true` under
+ * bus): this host's services only connect to it. */
+bool graph_bus_external(const graph_t *self);
 
 /* Number of services, and the one at `index` (file order); NULL if out of range. */
 size_t graph_size(const graph_t *self);

@@ -201,14 +201,16 @@ static void s_read_health(s_up_t *up)
 
 static bool s_all_ready(s_up_t *up, bool report)
 {
-    bool all = true;
+    /* With the bus on another host, its proxy sees the subscriptions: here
+     * we know our own processes only. */
+    bool all = up->proxy ? s_subscriptions_live(up, report) : true;
     for (size_t i = 0; i < up->nprocs; i++) {
         if (!up->procs[i].ready) {
             all = false;
             if (report) log_error("%s did not report ready", up->procs[i].label);
         }
     }
-    return s_subscriptions_live(up, report) && all;
+    return all;
 }
 
 static void s_stop_all(s_up_t *up)
@@ -241,10 +243,11 @@ static int s_build_procs(s_up_t *up)
 {
     size_t n = 0;
     for (size_t i = 0; i < graph_size(up->graph); i++) n += (size_t)graph_service(up->graph, i)->replicas;
-    up->procs = calloc(n, sizeof *up->procs);
+    up->procs = calloc(n ? n : 1, sizeof *up->procs);
     if (!up->procs) return -ENOMEM;
     for (size_t i = 0; i < graph_size(up->graph); i++) {
         const graph_service_t *s = graph_service(up->graph, i);
+        if (s->remote) continue;          /* another host runs it */
         for (int r = 0; r < s->replicas; r++) {
             s_proc_t *p = &up->procs[up->nprocs++];
             p->svc = s;
@@ -286,8 +289,9 @@ static int s_supervise(s_up_t *up)
         }
         if (!announced && s_all_ready(up, false)) {
             announced = true;
-            printf("voxmesh: ready: %zu processes of %zu services; bus %s -> %s\n", up->nprocs,
-                   graph_size(up->graph), graph_bus_pub(up->graph), graph_bus_sub(up->graph));
+            printf("voxmesh: ready: %zu processes of %zu services; bus %s -> %s%s\n", up->nprocs,
+                   graph_size(up->graph), graph_bus_pub(up->graph), graph_bus_sub(up->graph),
+                   up->proxy ? "" : " (on another host)");
             fflush(stdout);
             sd_notifyf(0, "READY=1\nSTATUS=%zu processes running", up->nprocs);
         }
@@ -328,8 +332,10 @@ int up_main(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &mask, NULL);
     up.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     if (up.sigfd < 0 || s_open_notify(&up) < 0 || s_build_procs(&up) < 0) goto out;
-    up.proxy = bus_proxy_new(graph_bus_pub(up.graph), graph_bus_sub(up.graph));
-    if (!up.proxy) goto out;
+    if (!graph_bus_external(up.graph)) {
+        up.proxy = bus_proxy_new(graph_bus_pub(up.graph), graph_bus_sub(up.graph));
+        if (!up.proxy) goto out;
+    }
     up.health = bus_new("voxmesh-up", NULL, graph_bus_sub(up.graph), NULL);
     if (!up.health || bus_subscribe(up.health, TOPIC_HEALTH) < 0) goto out;
     for (size_t i = 0; i < up.nprocs; i++)
