@@ -1,9 +1,9 @@
 # histq.awk: quantiles of a Prometheus histogram between two scrapes.
 #   awk -v name=voxmesh_edge_mesh_latency_seconds -f histq.awk BEFORE AFTER
-# Prints "count p50 p90 p99 over" in milliseconds (linear interpolation inside
-# a bucket, as Prometheus' histogram_quantile does; a quantile that falls in the
-# +Inf bucket is reported as the last finite bound and `over` counts those
-# observations). Unlabelled series only.
+# Prints "count p50 p90 p99 over": the quantiles in milliseconds, one decimal
+# (linear interpolation inside a bucket, as Prometheus' histogram_quantile
+# does; a quantile in the +Inf bucket is printed as ">BOUND", the last finite
+# bound, and `over` counts those observations). Unlabelled series only.
 function bound(line,   b) {
     b = line
     sub(/.*le="/, "", b); sub(/".*/, "", b)
@@ -31,10 +31,10 @@ END {
         v = "nan"
         for (i = 1; i <= n; i++) {
             if (c[i] >= rank) {
-                if (le[i] == "+Inf") { v = (i > 1 ? le[i - 1] : 0) * 1000; break }
+                if (le[i] == "+Inf") { v = ">" (i > 1 ? le[i - 1] : 0) * 1000; break }
                 lo = (i > 1 ? le[i - 1] : 0); clo = (i > 1 ? c[i - 1] : 0)
                 hi = le[i]
-                v = (c[i] > clo ? lo + (hi - lo) * (rank - clo) / (c[i] - clo) : hi) * 1000
+                v = sprintf("%.1f", (c[i] > clo ? lo + (hi - lo) * (rank - clo) / (c[i] - clo) : hi) * 1000)
                 break
             }
         }

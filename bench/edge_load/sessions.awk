@@ -9,7 +9,9 @@
 #   edge->client: packets the client sent that never came back (parrot echoes
 #                 every one, concealment included), over packets sent.
 # A session is "held" when it connected, sent the whole input, and lost under
-# 1 % in each direction.
+# 1 % in each direction. A compared session's lag counts only when its reply
+# matched the input (window peak >= 0.5); the others are counted as unmatched
+# (their reply is further behind than --compare's 1 s lag window, or garbled).
 function isnum(v) { return v != "" && v != "null" && v == v + 0 }
 function add(arr, key, v) { if (isnum(v)) arr[key, ++arr[key, 0]] = v + 0 }
 # p(arr, key, q): nearest-rank quantile (q in 0..1), "-" when empty.
@@ -45,7 +47,8 @@ BEGIN { FS = "\t" }
     if (ld > worst) worst = ld
     if (sent >= expected * 0.99 && lu < 0.01 && ld < 0.01 && isnum($11)) held++
     add(v, "connect", $3); add(v, "first", $4); add(v, "reply", $5)
-    add(v, "rtt", $9); add(v, "jitter", $10); add(v, "lag", $15); add(v, "peak", $16)
+    add(v, "rtt", $9); add(v, "jitter", $10); add(v, "peak", $16)
+    if (isnum($16)) { if ($16 >= 0.5) add(v, "lag", $15); else unmatched++ }
 }
 END {
     print "n=" n + 0
@@ -71,4 +74,5 @@ END {
             key, f1(p(v, key, 0.5)), key, f1(p(v, key, 0.9)), key, f1(p(v, key, 0.99)), key, f1(p(v, key, 1))
     }
     print "peak_min=" p(v, "peak", 0)
+    print "lag_unmatched=" unmatched + 0
 }

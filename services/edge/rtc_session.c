@@ -36,6 +36,11 @@ typedef struct {
     uint32_t sent_packets, sent_octets;
     rtp_rx_stats_t rx_audio, rx_video;
     bool have_audio, have_video;
+    /* Capture-time estimate of the caller's audio: its RTP clock mapped to
+     * our wall clock at the least delay seen (docs/edge.md). */
+    uint32_t clock_last_ts;
+    int64_t clock_media_us;            /* unwrapped RTP time of the last packet */
+    int64_t clock_offset_us;           /* wall - media, the least seen */
     vp8_assembler_t *vp8;
     int64_t last_pli_us;
     int64_t rtt_us;
@@ -159,6 +164,27 @@ static void s_on_video(rtc_session_t *s, const rtp_packet_t *p)
     edge_publish(&s->base, TOPIC_VIDEO_IN_VP8, &ev);
 }
 
+/* The capture time of an audio packet on our wall clock: its RTP timestamp
+ * mapped with the smallest (arrival - media time) seen so far, so that
+ * network jitter does not show in origin timestamps (consecutive 20 ms
+ * packets are 20 ms apart, however they arrive). The offset creeps up by
+ * 100 ppm so that a sender clock slower than ours is followed. */
+static int64_t s_capture_time(rtc_session_t *s, uint32_t rtp_ts, int64_t arrival_us, bool first)
+{
+    if (first) {
+        s->clock_media_us = 0;
+        s->clock_offset_us = arrival_us;
+    } else {
+        s->clock_media_us += (int64_t)(int32_t)(rtp_ts - s->clock_last_ts) * 1000000 / OPUS_CLOCK;
+    }
+    s->clock_last_ts = rtp_ts;
+    int64_t offset = arrival_us - s->clock_media_us;
+    if (offset < s->clock_offset_us) s->clock_offset_us = offset;
+    else s->clock_offset_us += 2;            /* 100 ppm of a 20 ms packet */
+    int64_t t = s->clock_media_us + s->clock_offset_us;
+    return t < arrival_us ? t : arrival_us;
+}
+
 static void s_on_rtp(rtc_peer_t *peer, uint8_t *data, size_t len, void *user)
 {
     (void)peer;
@@ -174,11 +200,12 @@ static void s_on_rtp(rtc_peer_t *peer, uint8_t *data, size_t len, void *user)
         return;
     }
     if (p.pt != s->opus_pt) return;        /* RED, DTMF, RTX: not taken */
-    if (!s->have_audio) {
+    bool first = !s->have_audio || p.ssrc != s->rx_audio.ssrc;
+    if (first) {
         rtp_rx_stats_init(&s->rx_audio, p.ssrc, OPUS_CLOCK);
         s->have_audio = true;
     }
-    if (p.ssrc != s->rx_audio.ssrc) rtp_rx_stats_init(&s->rx_audio, p.ssrc, OPUS_CLOCK);
+    int64_t capture_us = s_capture_time(s, p.ts, time_now_us(), first);
     rtp_rx_stats_update(&s->rx_audio, p.seq, p.ts, time_mono_us());
     if (p.payload_len == 0) return;
     int frames = opus_packet_duration(p.payload, p.payload_len, OPUS_CLOCK);
@@ -198,7 +225,7 @@ static void s_on_rtp(rtc_peer_t *peer, uint8_t *data, size_t len, void *user)
     a.data.data = (uint8_t *)p.payload;
     a.data.len = p.payload_len;
     event_t ev = VOXMESH__ENVELOPE__INIT;
-    ev.origin_ts_us = time_now_us();      /* arrival: the capture time as far as we can know it */
+    ev.origin_ts_us = capture_us;
     ev.payload_case = VOXMESH__ENVELOPE__PAYLOAD_ENCODED_AUDIO;
     ev.encoded_audio = &a;
     edge_publish(&s->base, TOPIC_AUDIO_IN_OPUS, &ev);
