@@ -304,6 +304,33 @@ static void test_replicas(void)
     free(err);
 }
 
+/* A service on another host is described and checked, flagged remote; a
+ * bus on another host is flagged external; bad values are errors. */
+static void test_remote(void)
+{
+    s_fake_parrot_stack();
+    char *err = NULL;
+    graph_t *g = s_load("bus\n    pub = tcp://10.0.0.1:1\n    sub = tcp://10.0.0.1:2\n    external = true\n"
+                        "services\n    edge\n        remote = true\n    codec\n        remote = false\n"
+                        "    vad\n    parrot\n", &err);
+    CHECK(g != NULL);
+    CHECK(g && graph_bus_external(g));
+    CHECK(g && graph_find(g, "edge")->remote && !graph_find(g, "codec")->remote && !graph_find(g, "vad")->remote);
+    CHECK(g && graph_find(g, "edge")->publishes_size > 0);      /* described all the same */
+    int errors = -1, warnings = 0;
+    char *out = g ? s_check(g, &errors, &warnings) : NULL;
+    CHECK(errors == 0);
+    free(out);
+    graph_destroy(&g);
+    free(err);
+    err = s_load_error(BUS "services\n    edge\n        remote = maybe\n");
+    CHECK_HAS(err, ":6: remote must be true or false, not 'maybe'");
+    free(err);
+    err = s_load_error("bus\n    pub = ipc://@a\n    sub = ipc://@b\n    external = yes\nservices\n    edge\n");
+    CHECK_HAS(err, ":4: external must be true or false, not 'yes'");
+    free(err);
+}
+
 static void test_structure_errors(void)
 {
     s_fake_parrot_stack();
@@ -316,7 +343,7 @@ static void test_structure_errors(void)
     err = s_load_error(BUS "services\n    edge\n        colour = blue\n        settings\n            name = x\n"
                        "            a = 1\n            a = 2\n    bad.name\n    vad = 3\n"
                        "extra\n");
-    CHECK_HAS(err, ":6: unknown key 'colour' in service 'edge' (expected program, replicas or settings)");
+    CHECK_HAS(err, ":6: unknown key 'colour' in service 'edge' (expected program, replicas, remote or settings)");
     CHECK_HAS(err, ":8: setting 'name' is reserved: voxmesh passes --name itself");
     CHECK_HAS(err, ":10: duplicate setting 'a' (first at line 9)");
     CHECK_HAS(err, ":11: bad service name 'bad.name'");
@@ -542,6 +569,7 @@ int main(void)
     test_prefix_semantics();
     test_self_only();
     test_replicas();
+    test_remote();
     test_structure_errors();
     test_syntax_error();
     test_unknown_programs();
