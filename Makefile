@@ -130,6 +130,9 @@ $(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_OBJ)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 # ---- top-level targets ---------------------------------------------------------
+# Keep test and bench objects (make would delete them as intermediates).
+.SECONDARY:
+
 .PHONY: all setup build run test unit asan bench fuzz clean
 
 all: build

@@ -77,10 +77,12 @@ int main(void)
     int64_t span = r->sent_at[199] - r->sent_at[0];
     /* sleeping 20 ms per packet would be ~1 ms late each time (poll() rounds
      * up to the millisecond): 200 ms over 200 packets. Absolute deadlines
-     * stay within one wake-up's lateness, whatever the machine's load. */
-    CHECK(span >= 199 * 20000 - 15000 && span < 199 * 20000 + 50000,
+     * stay within one wake-up's lateness, whatever the machine's load; the
+     * bound is loose (150 ms) so that a loaded machine does not fail it, and
+     * still well under the 200 ms that drift would add. */
+    CHECK(span >= 199 * 20000 - 15000 && span < 199 * 20000 + 150000,
           "last packet %.2f ms after the first (ideal 3980.00): no drift", span / 1000.0);
-    CHECK(r->worst_late_us < 200000, "worst wake-up %.2f ms late (load-dependent)",
+    CHECK(r->worst_late_us < 500000, "worst wake-up %.2f ms late (load-dependent)",
           r->worst_late_us / 1000.0);
     g_source_destroy(r->src);
     g_source_unref(r->src);

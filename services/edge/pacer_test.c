@@ -51,30 +51,32 @@ int main(void)
     CHECK(burst.n == 1, "the first frame of a burst goes out at once");
     s_run_for(ctx, 1100000);
     CHECK(burst.n == 50, "all 50 frames sent (%d)", burst.n);
-    double worst = 0;
-    for (int i = 1; i < burst.n; i++) {
-        double err = fabs((double)(burst.at[i] - t0) - i * 20000.0);
-        if (err > worst) worst = err;
-    }
-    CHECK(worst < 4000, "each frame within 4 ms of its 20 ms slot on the steady clock (worst %.1f ms)", worst / 1000);
+    /* Deterministic bounds only (no "within N ms": a loaded machine is late,
+     * and lateness is for `make bench`): never before its slot, and the burst
+     * spans its 49 slots, so it was paced, not dumped. */
+    int early = 0;
+    for (int i = 1; i < burst.n; i++)
+        if (burst.at[i] - t0 < i * 20000 - 1000) early++;
+    CHECK(early == 0, "no frame leaves before its 20 ms slot on the steady clock (%d early)", early);
+    CHECK(burst.n == 50 && burst.at[49] - t0 >= 49 * 20000 - 1000, "the burst is paced over %.0f ms (>= 980)",
+          (burst.at[49] - t0) / 1000.0);
     CHECK(burst.origin[49] == 49, "order kept");
     pacer_destroy(&p);
 
     /* Real-time input: no frame may wait. */
     s_log_t rt = { 0 };
     p = pacer_new(ctx, 5000, s_send, &rt);
-    double max_delay = 0;
+    int not_at_once = 0;
     int64_t start = g_get_monotonic_time();
     for (int i = 0; i < 25; i++) {
         int64_t due = start + i * 20000;
         while (g_get_monotonic_time() < due) { g_main_context_iteration(ctx, FALSE); g_usleep(200); }
-        int64_t pushed = g_get_monotonic_time();
         pacer_push(p, frame, sizeof frame, 20000, i);
+        if (rt.n != i + 1) not_at_once++;      /* must have gone out inside pacer_push */
         s_run_for(ctx, 1000);
-        if (rt.n == i + 1 && rt.at[i] - pushed > max_delay) max_delay = (double)(rt.at[i] - pushed);
     }
     CHECK(rt.n == 25, "25 real-time frames sent (%d)", rt.n);
-    CHECK(max_delay < 3000, "real-time frames are not delayed by pacing (max %.2f ms)", max_delay / 1000);
+    CHECK(not_at_once == 0, "real-time frames go out at once, inside pacer_push (%d waited)", not_at_once);
     int gaps = 0;
     for (int i = 0; i < rt.n; i++) gaps += rt.gaps[i];
     CHECK(gaps == 0, "a steady stream has no gaps");
@@ -87,12 +89,9 @@ int main(void)
     while (g_get_monotonic_time() < base + 35000) { g_main_context_iteration(ctx, FALSE); g_usleep(200); }
     pacer_push(p, frame, sizeof frame, 20000, 51);          /* 15 ms late */
     while (g_get_monotonic_time() < base + 40000) { g_main_context_iteration(ctx, FALSE); g_usleep(200); }
-    int64_t pushed = g_get_monotonic_time();
     pacer_push(p, frame, sizeof frame, 20000, 52);          /* on time */
-    s_run_for(ctx, 1000);
     CHECK(rt.n == j0 + 3 && rt.gaps[j0 + 1] == 0, "a frame 15 ms late is jitter, not a gap (%u)", rt.gaps[j0 + 1]);
-    CHECK(rt.n == j0 + 3 && rt.at[j0 + 2] - pushed < 3000, "the frame after it is not held back (%.2f ms)",
-          (rt.at[j0 + 2] - pushed) / 1000.0);
+    CHECK(rt.n == j0 + 3, "the frame after it is not held back: sent inside pacer_push");
 
     /* A live frame delivered 45 ms late, captured 20 ms after the last one:
      * late, but no gap in the audio. */
