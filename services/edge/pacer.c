@@ -47,13 +47,20 @@ static void s_send_head(pacer_t *self, unsigned gaps)
     s_frame_free(f);
 }
 
+/* A live stream may queue this much before the pacer catches up, and then
+ * drains to one frame: a little queue keeps the output on the steady clock
+ * (the caller's jitter buffer stays calm), a bounded one keeps it from
+ * growing into lasting latency. */
+#define PACER_LIVE_QUEUE_MAX_US 60000
+
 /* True when the queue is real-time audio that fell behind rather than audio
  * made faster than real time: since the frame sent last, its frames were
- * captured (origin timestamps) over at least half the time they take to play. A delayed bunch of a live
- * stream must go out at once, or it stays queued for good — every later frame
- * arrives as one leaves — and adds its delay to the rest of the call. A TTS
- * reply's frames share their origin (the utterance they answer): paced. */
-static bool s_backlog(const pacer_t *self)
+ * captured (origin timestamps) over at least half the time they take to play.
+ * A delayed bunch of a live stream left queued would stay queued for good —
+ * every later frame arrives as one leaves — and add its delay to the rest of
+ * the call. A TTS reply's frames share their origin (the utterance they
+ * answer): they are paced, however many. */
+static bool s_live(const pacer_t *self)
 {
     const s_frame_t *tail = self->queue.tail ? self->queue.tail->data : NULL;
     if (!tail || self->last_origin_us <= 0 || tail->origin_ts_us <= 0) return false;
@@ -63,7 +70,8 @@ static bool s_backlog(const pacer_t *self)
 
 static void s_catch_up(pacer_t *self, int64_t now)
 {
-    while (s_backlog(self)) {
+    if (self->queued_us <= PACER_LIVE_QUEUE_MAX_US || !s_live(self)) return;
+    while (self->queued_us > self->last_duration_us && g_queue_get_length(&self->queue) > 1) {
         s_send_head(self, 0);
         self->next_us = now + self->last_duration_us;
     }

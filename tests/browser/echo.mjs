@@ -227,6 +227,8 @@ function windowed(x, y, win, hop, maxLag) {
 }
 
 const median = (a) => { const b = [...a].sort((p, q) => p - q); return b.length ? b[(b.length - 1) >> 1] : NaN; };
+// The value that a third of the values reach or exceed.
+const upperThird = (a) => { const b = [...a].sort((p, q) => q - p); return b.length ? b[Math.floor((b.length - 1) / 3)] : NaN; };
 
 function rmsDb(x, from = 0, to = x.length) {
   let s = 0;
@@ -343,10 +345,14 @@ async function run(page, deletes, posts) {
   const ms = (samples) => samples / rec.rate * 1000;
   const wins = windowed(sent, received, rec.rate, rec.rate >> 1, maxLag);
   if (wins.length < 3) fail(`only ${wins.length} windows with sound to correlate`);
-  const corr = median(wins.map((w) => w.corr)), lag = ms(median(wins.map((w) => w.lag)));
+  // A third of the windows must correlate, each at its own best lag: when
+  // Chromium's jitter buffer re-adapts mid-call (this VM has steal time) a
+  // window that straddles the change scores low although the echo is plain;
+  // unrelated audio scores under 0.1 in every window (docs/testing-browser.md).
+  const corr = upperThird(wins.map((w) => w.corr)), lag = ms(median(wins.map((w) => w.lag)));
   const inverted = wins.filter((w) => w.sign < 0).length > wins.length / 2;
   const summary = `correlation ${corr.toFixed(3)}${inverted ? ' (inverted)' : ''} at lag ${lag.toFixed(1)} ms`
-    + ` (median of ${wins.length} 1 s windows; per window: `
+    + ` (upper third of ${wins.length} 1 s windows, lag their median; per window: `
     + wins.map((w) => `${w.corr.toFixed(2)}@${ms(w.lag).toFixed(0)}`).join(' ') + ')';
   console.log(`ROUNDTRIP_MS=${lag.toFixed(1)} CORRELATION=${corr.toFixed(3)}`);
   if (!(corr > MIN_CORR)) fail('the echo is not the audio sent: ' + summary + ', want > ' + MIN_CORR);
