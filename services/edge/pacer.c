@@ -192,7 +192,3 @@ size_t pacer_flush(pacer_t *self)
 uint32_t pacer_queued_ms(const pacer_t *self) { return (uint32_t)(self->queued_us / 1000); }
 uint64_t pacer_dropped(const pacer_t *self) { return self->dropped; }
 
-bool pacer_playing(const pacer_t *self)
-{
-    return self->queued_us > 0 || g_get_monotonic_time() < self->next_us;
-}

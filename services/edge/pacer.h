@@ -2,10 +2,13 @@
  * plays, on a steady clock.
  *
  * Audio arriving faster than real time (TTS) is queued and sent one frame
- * per frame duration; audio arriving at real time goes out at once, never a
- * frame late; audio arriving slower leaves gaps that the sender marks (RTP:
- * timestamps jump by the gap, marker bit on the next packet — the receiver
- * conceals, as with DTX). A flush (barge-in) drops the queue at once.
+ * per frame duration. Live audio goes out on the same steady clock (a frame
+ * whose slot is open leaves at once), so the caller's jitter buffer sees
+ * smooth arrivals; a live backlog beyond 60 ms is drained to one frame so it
+ * never turns into lasting latency. When the source paused, the gap is
+ * marked (RTP: timestamps jump, marker bit — the receiver conceals, as with
+ * DTX); a frame merely delivered late is not a gap (origin timestamps tell).
+ * A flush (barge-in) drops the queue at once.
  *
  * It runs on a GMainContext: one GSource whose ready time is the next send
  * deadline, so there is no polling tick. */
@@ -36,6 +39,5 @@ size_t pacer_flush(pacer_t *self);
 
 uint32_t pacer_queued_ms(const pacer_t *self);
 uint64_t pacer_dropped(const pacer_t *self);
-bool pacer_playing(const pacer_t *self);   /* something queued or sent in the last slot */
 
 #endif

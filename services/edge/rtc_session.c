@@ -506,7 +506,3 @@ void rtc_session_delete(edge_session_t *base)
     s_end(s, "deleted by the caller");
 }
 
-void rtc_session_request_keyframe(edge_session_t *base)
-{
-    s_send_pli(s_of(base));
-}

@@ -16,7 +16,5 @@ void rtc_session_patch(edge_session_t *s, const char *frag, size_t len, edge_whi
 /* Handles a WHIP DELETE (or the HTTP front giving the session up). */
 void rtc_session_delete(edge_session_t *s);
 
-/* Sends a PLI to the caller's video (new video consumer, decoder lost sync). */
-void rtc_session_request_keyframe(edge_session_t *s);
 
 #endif
