@@ -8,6 +8,8 @@
 #   fuzz/X.c               -> build/fuzz/X              (clang libFuzzer, linked with the library)
 #   tests/*.sh             -> integration tests, run by scripts/run-tests.sh
 
+.DEFAULT_GOAL := all
+
 BUILD    ?= build
 SAN      ?=
 CC       ?= cc
@@ -23,8 +25,10 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 FLITE_LIBS := -lflite_cmu_us_slt -lflite_cmu_us_kal -lflite_usenglish -lflite_cmulex -lflite
 
 OPT      ?= -O2
+# Quiet by default: one short line per step; V=1 prints full command lines.
 V        ?=
 Q        := $(if $(V),,@)
+say       = $(if $(V),,@printf '  %-7s %s\n' '$(1)' '$(2)';)
 CFLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -g -MMD -MP \
             -I common -I $(BUILD)/gen $(PKG_CFLAGS)
 LDFLAGS  := -Wl,--as-needed
@@ -41,7 +45,7 @@ PROTO_H := $(BUILD)/gen/voxmesh.pb-c.h
 
 $(PROTO_C) $(PROTO_H) &: proto/voxmesh.proto
 	@mkdir -p $(BUILD)/gen
-	protoc-c --proto_path=proto --c_out=$(BUILD)/gen proto/voxmesh.proto
+	$(call say,PROTOC,$<)protoc-c --proto_path=proto --c_out=$(BUILD)/gen proto/voxmesh.proto
 
 # ---- libvoxmesh ----------------------------------------------------------------
 LIB_SRC  := $(shell find common -name '*.c' ! -name '*_test.c' | sort)
@@ -50,15 +54,15 @@ LIB      := $(BUILD)/libvoxmesh.a
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)ar rcs $@ $^
 
 $(BUILD)/obj/%.o: %.c $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(call say,CC,$<)$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/gen/voxmesh.pb-c.o: $(PROTO_C)
 	@mkdir -p $(dir $@)
-	$(CC) $(filter-out -Wextra,$(CFLAGS)) -c $< -o $@
+	$(call say,CC,$<)$(CC) $(filter-out -Wextra,$(CFLAGS)) -c $< -o $@
 
 # ---- services ----------------------------------------------------------------
 SVC_DIRS := $(sort $(notdir $(patsubst %/,%,$(wildcard services/*/))))
@@ -72,19 +76,19 @@ svc_tests = $(patsubst services/$(1)/%.c,$(BUILD)/tests/$(1)/%,$(wildcard servic
 define SVC_RULES
 $(BUILD)/gen/$(1)_www.c: $(call svc_www,$(1)) scripts/embed-www.sh
 	@mkdir -p $$(dir $$@)
-	scripts/embed-www.sh $(1) $$@ $(call svc_www,$(1))
+	$$(call say,EMBED,$$@)scripts/embed-www.sh $(1) $$@ $(call svc_www,$(1))
 
 $(BUILD)/obj/gen/$(1)_www.o: $(BUILD)/gen/$(1)_www.c
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) -c $$< -o $$@
+	$$(call say,CC,$$<)$$(CC) $$(CFLAGS) -c $$< -o $$@
 
 $(call svc_bin,$(1)): $(call svc_obj,$(1)) $(LIB)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+	$$(call say,LINK,$$@)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 
 $(BUILD)/tests/$(1)/%_test: $(BUILD)/obj/services/$(1)/%_test.o $(filter-out %/main.o,$(call svc_obj,$(1))) $(LIB)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+	$$(call say,LINK,$$@)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach d,$(SVC_DIRS),$(eval $(call SVC_RULES,$(d))))
 
@@ -97,7 +101,7 @@ COMMON_TESTS    := $(patsubst common/%.c,$(BUILD)/tests/common/%,$(COMMON_TEST_S
 
 $(BUILD)/tests/common/%_test: $(BUILD)/obj/common/%_test.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 UNIT_TESTS := $(COMMON_TESTS) $(SVC_TESTS)
 
@@ -109,7 +113,7 @@ bench_svc_obj = $(if $(filter $(1),$(SVC_DIRS)),$(filter-out %/main.o,$(call svc
 define BENCH_RULE
 $(BUILD)/bench/$(1): $(BUILD)/obj/bench/$(1).o $(call bench_svc_obj,$(patsubst %_bench,%,$(1))) $(LIB)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+	$$(call say,LINK,$$@)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach b,$(patsubst bench/%.c,%,$(wildcard bench/*.c)),$(eval $(call BENCH_RULE,$(b))))
 
@@ -121,13 +125,13 @@ FUZZ_OBJ  := $(patsubst %.c,$(BUILD)/fuzzobj/%.o,$(LIB_SRC)) $(BUILD)/fuzzobj/ge
 
 $(BUILD)/fuzzobj/%.o: %.c $(PROTO_H)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -c $< -o $@
+	$(call say,CLANG,$<)clang $(FUZZ_CFLAGS) -c $< -o $@
 $(BUILD)/fuzzobj/gen/voxmesh.pb-c.o: $(PROTO_C)
 	@mkdir -p $(dir $@)
-	clang $(filter-out -Wextra,$(FUZZ_CFLAGS)) -c $< -o $@
+	$(call say,CLANG,$<)clang $(filter-out -Wextra,$(FUZZ_CFLAGS)) -c $< -o $@
 $(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_OBJ)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(call say,FUZZ,$@)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 # ---- top-level targets ---------------------------------------------------------
 # Keep test and bench objects (make would delete them as intermediates).

@@ -17,7 +17,7 @@ make_graph "$TOP/deploy/graphs/parrot" "$T/parrot" > /dev/null
 PIDS+=($!)
 wait_for "$T/up.out" "voxmesh: ready" 30 || fail "the parrot stack did not become ready"
 
-"$BIN/voxmesh" mon --bus "ipc://@vm-$RUN_ID.sub" --json --seconds 25 vad. speech.segment. session. > "$T/mon.out" 2>&1 &
+"$BIN/voxmesh" mon --json --seconds 25 vad. speech.segment. session. > "$T/mon.out" 2>&1 &
 MON=$!
 PIDS+=($MON)
 sleep 0.5

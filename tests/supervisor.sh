@@ -26,6 +26,11 @@ for n in edge codec vad parrot audio.in.opus.; do grep -q "$n" "$T/g.svg" || fai
 grep -q "<svg" "$T/g.svg" || fail "not an svg"
 ok "svg draws the services and the topics"
 
+# `voxmesh mon` with no stack running says so, and fails.
+if "$BIN/voxmesh" mon --seconds 1 > "$T/mon0.out" 2>&1; then cat "$T/mon0.out"; fail "mon with no stack exited 0"; fi
+grep -q "no running voxmesh stack" "$T/mon0.out" || { cat "$T/mon0.out"; fail "mon with no stack did not say so"; }
+ok "mon with no stack running: $(head -1 "$T/mon0.out")"
+
 make_graph "$TOP/deploy/graphs/parrot" "$T/parrot" > /dev/null
 "$BIN/voxmesh" up "$T/parrot" > "$T/up.out" 2>&1 &
 UP=$!
@@ -37,6 +42,35 @@ SUB=ipc://@vm-$RUN_ID.sub
 "$BIN/voxmesh" mon --bus "$SUB" --count 4 --seconds 10 --json health. > "$T/mon.out" 2>&1
 grep -q '"type":"health"' "$T/mon.out" || { cat "$T/mon.out"; fail "mon saw no health events"; }
 ok "mon taps the bus: $(grep -c '"type":"health"' "$T/mon.out") health events"
+
+# The README's commands, typed as shown (no --bus): mon finds the running stack.
+"$BIN/voxmesh" mon --count 3 --seconds 10 > "$T/mon1.out" 2>&1
+grep -q "stack 'parrot'" "$T/mon1.out" && [ "$(grep -c '^health\.' "$T/mon1.out")" -ge 1 ] \
+    || { cat "$T/mon1.out"; fail "voxmesh mon (no --bus) did not show the running stack's events"; }
+ok "voxmesh mon finds the running stack: $(grep -m1 '^health\.' "$T/mon1.out" | cut -c1-80)"
+"$BIN/voxmesh" mon --stats --seconds 2.5 > "$T/mon2.out" 2>&1
+grep -Eq "^health\. +[0-9.]+ +[0-9]+ " "$T/mon2.out" && grep -q "msg/s" "$T/mon2.out" \
+    || { cat "$T/mon2.out"; fail "voxmesh mon --stats (no --bus) shows no rates"; }
+ok "voxmesh mon --stats shows rates: $(grep -m1 '^health\. ' "$T/mon2.out" | tr -s ' ')"
+
+# Two stacks: mon lists them and wants a choice; --graph NAME picks one.
+make_graph "$TOP/deploy/graphs/parrot" "$T/other" > /dev/null
+sed -i "s|ipc://@vm-$RUN_ID|ipc://@vm-$RUN_ID-o|" "$T/other"
+"$BIN/voxmesh" up "$T/other" > "$T/up2.out" 2>&1 &
+UP2=$!
+PIDS+=($UP2)
+wait_for "$T/up2.out" "voxmesh: ready" 30 || fail "the second stack did not become ready"
+if "$BIN/voxmesh" mon --seconds 1 > "$T/mon3.out" 2>&1; then cat "$T/mon3.out"; fail "mon with two stacks exited 0"; fi
+grep -q "2 stacks are running" "$T/mon3.out" && grep -q "parrot" "$T/mon3.out" && grep -q "other" "$T/mon3.out" \
+    || { cat "$T/mon3.out"; fail "mon with two stacks did not list them"; }
+ok "mon with two stacks running lists them and exits non-zero"
+"$BIN/voxmesh" mon --graph other --count 2 --seconds 10 health. > "$T/mon4.out" 2>&1
+grep -q "vm-$RUN_ID-o.sub" "$T/mon4.out" && grep -q '^health\.' "$T/mon4.out" \
+    || { cat "$T/mon4.out"; fail "mon --graph other did not tap the second stack"; }
+ok "mon --graph other taps the second stack"
+kill -TERM $UP2; wait $UP2
+[ ! -e "$VOXMESH_RUNTIME_DIR/stacks/other-$UP2.stack" ] || fail "the stopped stack is still recorded"
+ok "a stopped stack is no longer recorded"
 
 CODEC=$(pgrep -f "voxmesh-codec --name=codec .*vm-$RUN_ID" | head -1)
 [ -n "$CODEC" ] || fail "codec is not running"

@@ -6,6 +6,9 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$TOP/$BUILD/bin
 T=$(mktemp -d /tmp/voxmesh-test.XXXXXX)
 RUN_ID=$$-$RANDOM
+# Running stacks are recorded here (services/voxmesh/registry.h), apart from
+# any stack a user runs on this machine.
+export VOXMESH_RUNTIME_DIR=$T/run
 PIDS=()
 
 cleanup() {

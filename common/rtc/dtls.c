@@ -35,11 +35,17 @@
 #define RETRANSMIT_MAX_US 3200000u
 
 /* ECDHE only (forward secrecy); ECDSA first as both our certificate and
- * Chromium's are ECDSA P-256, RSA for peers with RSA certificates. */
+ * Chromium's are ECDSA P-256, RSA for peers with RSA certificates. AEAD only:
+ * every WebRTC stack (libwebrtc, Firefox's NSS, Pion, Janus) offers GCM, and a
+ * fixed per-record overhead lets s_record_check() reject a forged record
+ * before OpenSSL sees it (see there). */
 #define CIPHERS "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:" \
                 "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:" \
-                "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384:" \
-                "ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA"
+                "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384"
+
+/* DTLS 1.2 record header: type(1) version(2) epoch(2) sequence(6) length(2). */
+#define RECORD_HEADER 13
+#define RECORD_MAX (16384 + 2048)       /* DTLSCiphertext.length limit, RFC 6347 4.1 */
 
 struct rtc_dtls {
     char label[64];
@@ -56,6 +62,9 @@ struct rtc_dtls {
     BIO *rbio;                    /* memory BIO, owned by ssl */
     rtc_dtls_send_fn send;
     void *user;
+    size_t aead_overhead;         /* explicit nonce + tag of the negotiated cipher, once connected */
+    uint64_t dropped;             /* datagrams discarded after the handshake */
+    log_ratelimit_t rl;
     char failure[256];
 };
 
@@ -238,6 +247,7 @@ rtc_dtls_t *rtc_dtls_new(const rtc_dtls_config_t *cfg)
                                                         : DEFAULT_HANDSHAKE_TIMEOUT_MS;
     d->send = cfg->send;
     d->user = cfg->user;
+    d->rl = (log_ratelimit_t)LOG_RATELIMIT_INIT(5000, 5);
 
     pthread_once(&s_bio_once, s_bio_init);
     ERR_clear_error();
@@ -299,6 +309,12 @@ static int s_connected(rtc_dtls_t *d)
         return s_fail(d, "peer did not negotiate use_srtp");
     if (!rtc_srtp_material_len((rtc_srtp_profile_t)prof->id))
         return s_fail(d, "unsupported SRTP profile negotiated");
+    switch (SSL_CIPHER_get_cipher_nid(SSL_get_current_cipher(d->ssl))) {
+    case NID_aes_128_gcm:
+    case NID_aes_256_gcm: d->aead_overhead = 8 + 16; break;   /* explicit nonce + tag */
+    case NID_chacha20_poly1305: d->aead_overhead = 16; break;
+    default: return s_fail(d, "a non-AEAD cipher was negotiated");
+    }
     d->state = RTC_DTLS_CONNECTED;
     log_debug("peer %s: dtls connected as %s, %s, %s", d->label,
               d->role == RTC_DTLS_ROLE_CLIENT ? "client" : "server",
@@ -320,10 +336,70 @@ static int s_handshake(rtc_dtls_t *d)
     return s_fail(d, err);
 }
 
+/* Why a datagram cannot have come from the peer after the handshake, or NULL
+ * when every record in it is plausible.
+ *
+ * Once connected, the only records the peer sends are protected ones at
+ * epoch 1 (no renegotiation): alerts, application data and a retransmitted
+ * Finished. Anyone who can forge our caller's source address can send
+ * anything else, and OpenSSL 3.0 treats some of it as fatal instead of
+ * discarding it as RFC 6347 4.1.2.7 asks (a record at the current epoch too
+ * short for the AEAD's nonce and tag, an unknown content type): it fails the
+ * connection and sends the peer a fatal alert, so one spoofed datagram hangs
+ * up the call. So we check the framing ourselves and let only records through
+ * that OpenSSL will either authenticate or silently drop on a bad tag. Epoch 0
+ * records (a retransmitted plaintext flight) are dropped here as OpenSSL
+ * would drop them. */
+static const char *s_record_check(const rtc_dtls_t *d, const uint8_t *data, size_t len)
+{
+    size_t at = 0;
+    if (len < RECORD_HEADER)
+        return "shorter than a record header";
+    while (at < len) {
+        if (len - at < RECORD_HEADER)
+            return "trailing bytes after the last record";
+        const uint8_t *r = data + at;
+        size_t rlen = (size_t)r[11] << 8 | r[12];
+        if (r[0] < 20 || r[0] > 23)
+            return "unknown content type";
+        if (r[1] != 0xfe || r[2] != 0xfd)
+            return "not DTLS 1.2";
+        if (r[3] != 0 || r[4] != 1)
+            return "not the current epoch";
+        if (rlen > len - at - RECORD_HEADER)
+            return "length beyond the datagram";
+        if (rlen < d->aead_overhead || rlen > RECORD_MAX)
+            return "length impossible for the cipher";
+        at += RECORD_HEADER + rlen;
+    }
+    return NULL;
+}
+
+static void s_drop(rtc_dtls_t *d, const uint8_t *data, size_t len, const char *why)
+{
+    d->dropped++;
+    uint64_t sup = 0;
+    if (log_ratelimit_ok(&d->rl, &sup))
+        log_info("peer %s: dtls: dropped a %zu-byte datagram after the handshake (type %d, %s)%s",
+                 d->label, len, len ? data[0] : -1, why, sup ? " (more suppressed)" : "");
+}
+
+static const char *s_ssl_error_name(int e)
+{
+    switch (e) {
+    case SSL_ERROR_SSL: return "SSL_ERROR_SSL";
+    case SSL_ERROR_SYSCALL: return "SSL_ERROR_SYSCALL";
+    case SSL_ERROR_ZERO_RETURN: return "SSL_ERROR_ZERO_RETURN";
+    default: return "SSL error";
+    }
+}
+
 /* After the handshake, records still arrive: the peer's retransmitted final
  * flight (our last flight was lost: OpenSSL answers it), data-channel
- * application data (unused, discarded), alerts and close_notify. */
-static int s_read_records(rtc_dtls_t *d)
+ * application data (unused, discarded), alerts and close_notify. Only what
+ * passed s_record_check() and OpenSSL's authentication gets here, so a
+ * fatal alert or close_notify is the real peer's. */
+static int s_read_records(rtc_dtls_t *d, int type)
 {
     uint8_t buf[2048];
     for (int i = 0; i < 16; i++) {
@@ -339,9 +415,14 @@ static int s_read_records(rtc_dtls_t *d)
             log_debug("peer %s: dtls close_notify received", d->label);
             return 0;
         }
-        char err[200];
+        char err[160], why[240];
+        unsigned long code = ERR_peek_error();
         s_ssl_error(err, sizeof err);
-        return s_fail(d, err);
+        if (!code)
+            snprintf(err, sizeof err, "no OpenSSL reason");
+        snprintf(why, sizeof why, "%s after the handshake (record type %d): %s",
+                 s_ssl_error_name(e), type, err);
+        return s_fail(d, why);
     }
     return 0;
 }
@@ -373,10 +454,17 @@ int rtc_dtls_input(rtc_dtls_t *d, const uint8_t *data, size_t len)
         if (rtc_dtls_start(d) < 0)
             return -1;
     }
+    if (d->state == RTC_DTLS_CONNECTED) {
+        const char *why = s_record_check(d, data, len);
+        if (why) {
+            s_drop(d, data, len, why);
+            return 0;
+        }
+    }
     if (BIO_write(d->rbio, data, (int)len) != (int)len)
         return 0;
     bool was_connecting = d->state == RTC_DTLS_CONNECTING;
-    int r = was_connecting ? s_handshake(d) : s_read_records(d);
+    int r = was_connecting ? s_handshake(d) : s_read_records(d, data[0]);
     /* Exactly one datagram per read: drop whatever DTLS left unread so it
      * cannot be glued to the next datagram. */
     (void)BIO_reset(d->rbio);
@@ -384,7 +472,7 @@ int rtc_dtls_input(rtc_dtls_t *d, const uint8_t *data, size_t len)
      * OpenSSL's record buffer; process them now rather than with the next
      * datagram. */
     if (r == 0 && was_connecting && d->state == RTC_DTLS_CONNECTED)
-        r = s_read_records(d);
+        r = s_read_records(d, data[0]);
     return r;
 }
 
@@ -441,6 +529,11 @@ const char *rtc_dtls_state_name(rtc_dtls_state_t state)
     case RTC_DTLS_CLOSED: return "closed";
     }
     return "?";
+}
+
+uint64_t rtc_dtls_dropped(const rtc_dtls_t *d)
+{
+    return d ? d->dropped : 0;
 }
 
 const char *rtc_dtls_failure(const rtc_dtls_t *d)

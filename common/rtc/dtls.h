@@ -63,7 +63,10 @@ int rtc_dtls_start(rtc_dtls_t *d);
 
 /* Feeds one received datagram (first byte 20..63). A server in state NEW
  * starts implicitly. Returns 0, or -1 when the endpoint is (now) FAILED.
- * Garbage is discarded by DTLS record processing and is not an error. */
+ * Garbage is discarded by DTLS record processing and is not an error; once
+ * connected, only an authenticated fatal alert fails the endpoint and only an
+ * authenticated close_notify closes it (RFC 6347 4.1.2.7): every record that
+ * cannot be the peer's is dropped and counted (rtc_dtls_dropped). */
 int rtc_dtls_input(rtc_dtls_t *d, const uint8_t *data, size_t len);
 
 /* Milliseconds until rtc_dtls_handle_timeout() is due (0 = now), or -1 when
@@ -76,6 +79,11 @@ int rtc_dtls_handle_timeout(rtc_dtls_t *d);
 
 rtc_dtls_state_t rtc_dtls_state(const rtc_dtls_t *d);
 const char *rtc_dtls_state_name(rtc_dtls_state_t state);
+
+/* Datagrams dropped after the handshake as not the peer's (forged framing,
+ * wrong epoch or version, too short for the cipher). Records that fail
+ * authentication inside OpenSSL are dropped by OpenSSL and not counted. */
+uint64_t rtc_dtls_dropped(const rtc_dtls_t *d);
 
 /* Why the endpoint FAILED (or "" when it did not). */
 const char *rtc_dtls_failure(const rtc_dtls_t *d);

@@ -556,6 +556,87 @@ static void test_fragmented_client_hello(rtc_cert_t *cc, rtc_cert_t *sc)
     rtc_dtls_destroy(&s.dtls);
 }
 
+
+/* Spoofed records after the handshake: every shape a forger can send
+ * (each content type, version, epoch, sequence and length, true or lying,
+ * many in one datagram) must be dropped without ending the connection, and
+ * the connection must still carry close_notify afterwards. */
+static int s_spoof_record(uint8_t *b, size_t cap, uint8_t type, uint16_t version, uint16_t epoch,
+                          uint64_t seq, size_t body, int lie)
+{
+    if (13 + body > cap) return -1;
+    b[0] = type; b[1] = (uint8_t)(version >> 8); b[2] = (uint8_t)version;
+    b[3] = (uint8_t)(epoch >> 8); b[4] = (uint8_t)epoch;
+    for (int i = 0; i < 6; i++) b[5 + i] = (uint8_t)(seq >> (8 * (5 - i)));
+    size_t l = lie == 0 ? body : lie == 1 ? body + 1 + (size_t)(rand() % 3000) : (size_t)(rand() % 65536);
+    b[11] = (uint8_t)(l >> 8); b[12] = (uint8_t)l;
+    for (size_t j = 0; j < body; j++) b[13 + j] = (uint8_t)rand();
+    if (type == 21 && body >= 2) { b[13] = (uint8_t)(1 + rand() % 2); b[14] = (uint8_t)(rand() % 2 ? 0 : rand() % 120); }
+    if (type == 22 && body >= 12) {
+        static const uint8_t hs[] = { 0, 1, 2, 3, 11, 12, 14, 15, 16, 20, 4, 13 };
+        b[13] = hs[rand() % 12];
+        size_t m = body - 12;
+        b[14] = 0; b[15] = (uint8_t)(m >> 8); b[16] = (uint8_t)m;
+        b[17] = (uint8_t)(rand() % 2); b[18] = (uint8_t)(rand() % 8);
+        b[19] = b[20] = b[21] = 0;
+        b[22] = 0; b[23] = (uint8_t)(m >> 8); b[24] = (uint8_t)m;
+    }
+    if (type == 20 && body >= 1) b[13] = 1;
+    return (int)(13 + body);
+}
+
+static int s_spoof_battery(rtc_dtls_t *victim, unsigned seed, int rounds)
+{
+    static const uint8_t types[] = { 20, 21, 22, 23, 24, 25, 26, 63 };
+    static const uint16_t versions[] = { 0xfefd, 0xfeff, 0xfefc, 0x0303 };
+    static const size_t bodies[] = { 0, 1, 2, 3, 8, 12, 13, 16, 24, 25, 28, 29, 40, 41, 64, 100, 300, 599, 1200, 1400 };
+    uint8_t dg[4096];
+    srand(seed);
+    for (int r = 0; r < rounds; r++) {
+        size_t at = 0;
+        int nrec = 1 + (rand() % 4 == 0 ? rand() % 4 : 0);
+        for (int k = 0; k < nrec; k++) {
+            uint64_t seq = rand() % 3 == 0 ? (uint64_t)(rand() % 16) : ((uint64_t)rand() << 16 | (uint64_t)rand());
+            int n = s_spoof_record(dg + at, sizeof dg - at, types[rand() % 8], versions[rand() % 4],
+                                   (uint16_t)(rand() % 5 == 0 ? rand() : rand() % 3), seq,
+                                   bodies[rand() % 20], rand() % 4 == 0 ? 1 + rand() % 2 : 0);
+            if (n < 0) break;
+            at += (size_t)n;
+        }
+        if (rand() % 8 == 0 && at > 1) at -= (size_t)(rand() % (int)at);   /* truncated */
+        rtc_dtls_input(victim, dg, at);
+        if (rtc_dtls_state(victim) != RTC_DTLS_CONNECTED) {
+            fprintf(stderr, "spoofed datagram %d (seed %u, %zu bytes:", r, seed, at);
+            for (size_t j = 0; j < at && j < 32; j++) fprintf(stderr, " %02x", dg[j]);
+            fprintf(stderr, ") ended the connection: %s\n", rtc_dtls_failure(victim));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void test_spoofed_after_handshake(rtc_cert_t *cc, rtc_cert_t *sc)
+{
+    for (int role = 0; role < 2; role++) {
+        side_t c, s;
+        pair_opts_t o = { 0 };
+        s_pair(&c, &s, cc, sc, &o);
+        rtc_dtls_start(c.dtls);
+        s_pump(&c, &s, 5000);
+        CHECK(rtc_dtls_state(c.dtls) == RTC_DTLS_CONNECTED && rtc_dtls_state(s.dtls) == RTC_DTLS_CONNECTED);
+        rtc_dtls_t *victim = role ? c.dtls : s.dtls;
+        CHECK(s_spoof_battery(victim, 1234u + (unsigned)role, 20000) == 0);
+        CHECK(rtc_dtls_state(victim) == RTC_DTLS_CONNECTED);
+        /* still a working DTLS connection: the other side's close_notify ends it */
+        c.qn = s.qn = 0;
+        rtc_dtls_close(role ? s.dtls : c.dtls);
+        s_pump(&c, &s, 1000);
+        CHECK(rtc_dtls_state(victim) == RTC_DTLS_CLOSED);
+        rtc_dtls_destroy(&c.dtls);
+        rtc_dtls_destroy(&s.dtls);
+    }
+}
+
 int main(void)
 {
     log_init("dtls_test", getenv("VERBOSE") ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN, false);
@@ -574,6 +655,7 @@ int main(void)
     test_timeout(cc, sc);
     test_garbage_first(cc, sc);
     test_fragmented_client_hello(cc, sc);
+    test_spoofed_after_handshake(cc, sc);
     rtc_cert_destroy(&cc);
     rtc_cert_destroy(&sc);
     rtc_cert_destroy(&stranger);

@@ -1003,6 +1003,7 @@ void rtc_peer_stats(const rtc_peer_t *p, rtc_peer_stats_t *out)
     *out = p->st;
     out->state = p->state;
     out->dtls_state = p->dtls ? rtc_dtls_state(p->dtls) : RTC_DTLS_NEW;
+    out->dtls_dropped = rtc_dtls_dropped(p->dtls);
     out->srtp_profile = rtc_srtp_profile_name(p->srtp ? p->profile : RTC_SRTP_NONE);
     if (p->srtp) {
         rtc_srtp_stats_t s;

@@ -70,6 +70,7 @@ typedef struct {
     uint64_t packets_in, packets_out;
     uint64_t rtp_in, rtp_out, rtcp_in, rtcp_out;   /* after unprotect / before protect */
     uint64_t dtls_in, dtls_out;          /* datagrams */
+    uint64_t dtls_dropped;               /* after the handshake, not the peer's (forged) */
     uint64_t dropped;                    /* unknown first byte, too big, or no keys yet */
     uint64_t send_errors;                /* nice_agent_send refused */
     uint64_t srtp_auth_fail, srtp_replay_fail, srtp_other_fail;

@@ -285,7 +285,7 @@ static gboolean s_on_rtcp_timer(gpointer user)
     if (s->have_video && vp8_assembler_waiting_keyframe(s->vp8)) s_send_pli(s);
     rtc_peer_stats_t st;
     rtc_peer_stats(s->peer, &st);
-    metric_set(s->base.m_rejected, (double)(st.dropped + st.srtp_auth_fail + st.srtp_replay_fail + st.srtp_other_fail));
+    metric_set(s->base.m_rejected, (double)(st.dropped + st.dtls_dropped + st.srtp_auth_fail + st.srtp_replay_fail + st.srtp_other_fail));
     return G_SOURCE_CONTINUE;
 }
 

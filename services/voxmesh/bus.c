@@ -3,6 +3,7 @@
  * its own (systemd/). READY=1 goes to systemd once both sides are bound. */
 #include "cli.h"
 #include "bus_proxy.h"
+#include "registry.h"
 #include "zpl.h"
 #include "log.h"
 
@@ -43,10 +44,12 @@ int bus_main(int argc, char **argv)
     int rc = 1;
     if (proxy) {
         log_info("bus: publishers -> %s, subscribers <- %s", pub, sub);
+        registry_add(argv[1], pub, sub);
         sd_notify(0, "READY=1");
         int sig;
         sigwait(&mask, &sig);
         sd_notify(0, "STOPPING=1");
+        registry_remove();
         bus_proxy_destroy(&proxy);
         rc = 0;
     }

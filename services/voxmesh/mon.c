@@ -9,6 +9,7 @@
  * is watched with ZeroMQ's socket monitor. */
 #include "cli.h"
 #include "bus.h"
+#include "registry.h"
 #include "log.h"
 
 #include <czmq.h>
@@ -49,6 +50,13 @@ static double s_pct(double *v, int n, double p)
     return v[i < 0 ? 0 : i];
 }
 
+/* "1.23ms", or "-" when the interval had no sample. */
+static void s_ms(char *buf, size_t size, double ms)
+{
+    if (isnan(ms)) snprintf(buf, size, "-");
+    else snprintf(buf, size, "%.2fms", ms);
+}
+
 static s_topic_stats_t *s_stats_for(s_topic_stats_t *t, int *n, const char *topic)
 {
     for (int i = 0; i < *n; i++)
@@ -66,9 +74,12 @@ static void s_print_stats(s_topic_stats_t *t, int n, double secs, bus_stats_t bs
            "e2e p50", "total");
     for (int i = 0; i < n; i++) {
         s_topic_stats_t *s = &t[i];
-        printf("%-22s %8.1f %10.0f %7.2fms %7.2fms %7.2fms %9" PRIu64 "\n", s->topic, s->msgs / secs,
-               s->bytes / secs, s_pct(s->hop_ms, s->nsamples, 0.5), s_pct(s->hop_ms, s->nsamples, 0.99),
-               s_pct(s->e2e_ms, s->nsamples, 0.5), s->total);
+        char hop50[16], hop99[16], e2e50[16];
+        s_ms(hop50, sizeof hop50, s_pct(s->hop_ms, s->nsamples, 0.5));
+        s_ms(hop99, sizeof hop99, s_pct(s->hop_ms, s->nsamples, 0.99));
+        s_ms(e2e50, sizeof e2e50, s_pct(s->e2e_ms, s->nsamples, 0.5));
+        printf("%-22s %8.1f %10.0f %9s %9s %9s %9" PRIu64 "\n", s->topic, s->msgs / secs, s->bytes / secs, hop50,
+               hop99, e2e50, s->total);
         s->msgs = s->bytes = 0;
         s->nsamples = 0;
     }
@@ -106,18 +117,21 @@ static void s_print_monitor_event(void *mon, bool json)
 static void s_usage(void)
 {
     fprintf(stderr,
-            "usage: voxmesh mon [--bus ENDPOINT] [--json] [--stats] [--count N] [--seconds S] [PREFIX...]\n"
-            "  --bus ENDPOINT  the bus's subscriber side (default $VOXMESH_BUS_SUB or %s)\n"
+            "usage: voxmesh mon [--graph NAME|FILE | --bus ENDPOINT] [--json] [--stats] [--count N] [--seconds S]\n"
+            "                   [PREFIX...]\n"
+            "  --graph NAME|FILE  the running stack of that name (`voxmesh up` records it in %s/stacks),\n"
+            "                  or that graph file's bus; default: the one stack running here\n"
+            "  --bus ENDPOINT  the bus's subscriber side (default $VOXMESH_BUS_SUB)\n"
             "  --json          one JSON object per event\n"
             "  --stats         per-topic messages/s, bytes/s, latency and gaps every second\n"
             "  --count N       exit after N events;  --seconds S: exit after S seconds\n"
             "  PREFIX          topic prefixes to tap, each ending in '.' (default: everything)\n",
-            BUS_DEFAULT_SUB);
+            registry_dir());
 }
 
 int mon_main(int argc, char **argv)
 {
-    const char *endpoint = getenv("VOXMESH_BUS_SUB");
+    const char *endpoint = getenv("VOXMESH_BUS_SUB"), *graph = NULL;
     bool json = false, stats = false;
     long count = -1;
     double seconds = -1;
@@ -127,6 +141,8 @@ int mon_main(int argc, char **argv)
         const char *a = argv[i];
         if (!strcmp(a, "--bus") && i + 1 < argc) endpoint = argv[++i];
         else if (!strncmp(a, "--bus=", 6)) endpoint = a + 6;
+        else if (!strcmp(a, "--graph") && i + 1 < argc) graph = argv[++i];
+        else if (!strncmp(a, "--graph=", 8)) graph = a + 8;
         else if (!strcmp(a, "--json")) json = true;
         else if (!strcmp(a, "--stats")) stats = true;
         else if (!strcmp(a, "--count") && i + 1 < argc) count = atol(argv[++i]);
@@ -142,7 +158,10 @@ int mon_main(int argc, char **argv)
             return 2;
         }
     }
-    if (!endpoint) endpoint = BUS_DEFAULT_SUB;
+    if (graph || !endpoint || !*endpoint) {
+        endpoint = registry_find_sub(graph, "voxmesh mon");
+        if (!endpoint) return 1;
+    }
     log_init("voxmesh-mon", LOG_LEVEL_WARN, false);
     signal(SIGINT, s_on_sigint);
     signal(SIGTERM, s_on_sigint);

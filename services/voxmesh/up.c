@@ -8,6 +8,7 @@
  * both are complete does `up` say ready — no sleep-and-hope, no slow joiners. */
 #include "cli.h"
 #include "check.h"
+#include "registry.h"
 #include "graph.h"
 #include "bus.h"
 #include "bus_proxy.h"
@@ -338,6 +339,8 @@ int up_main(int argc, char **argv)
     }
     up.health = bus_new("voxmesh-up", NULL, graph_bus_sub(up.graph), NULL);
     if (!up.health || bus_subscribe(up.health, TOPIC_HEALTH) < 0) goto out;
+    /* So that `voxmesh mon` finds this stack without --bus. */
+    registry_add(argv[1], graph_bus_pub(up.graph), graph_bus_sub(up.graph));
     for (size_t i = 0; i < up.nprocs; i++)
         if (s_spawn(&up, &up.procs[i]) < 0) {
             s_stop_all(&up);
@@ -345,6 +348,7 @@ int up_main(int argc, char **argv)
         }
     rc = s_supervise(&up);
 out:
+    registry_remove();
     bus_destroy(&up.health);
     bus_proxy_destroy(&up.proxy);
     if (up.sigfd >= 0) close(up.sigfd);
