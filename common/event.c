@@ -26,6 +26,7 @@ const char *event_payload_name(const event_t *ev)
     case VOXMESH__ENVELOPE__PAYLOAD_TTS_AUDIO: return "tts_audio";
     case VOXMESH__ENVELOPE__PAYLOAD_TURN_INTERRUPT: return "turn_interrupt";
     case VOXMESH__ENVELOPE__PAYLOAD_HEALTH: return "health";
+    case VOXMESH__ENVELOPE__PAYLOAD_TTS_SPOKEN: return "tts_spoken";
     default: return "none";
     }
 }
@@ -119,19 +120,26 @@ static void s_payload(const event_t *ev, bool json, char *buf, size_t size)
         break;
     }
     case VOXMESH__ENVELOPE__PAYLOAD_LLM_DELTA:
-    case VOXMESH__ENVELOPE__PAYLOAD_LLM_SENTENCE: {
-        const Voxmesh__LlmText *t = ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_LLM_DELTA
-                                        ? ev->llm_delta : ev->llm_sentence;
+    case VOXMESH__ENVELOPE__PAYLOAD_LLM_SENTENCE:
+    case VOXMESH__ENVELOPE__PAYLOAD_TTS_SPOKEN: {
+        const Voxmesh__LlmText *t = ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_LLM_DELTA ? ev->llm_delta
+                                  : ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_LLM_SENTENCE ? ev->llm_sentence
+                                  : ev->tts_spoken;
         s_json_str(text, sizeof text, t->text);
-        snprintf(buf, size, json ? "\"turn\":%" PRIu64 ",\"text\":\"%s\"" : "turn=%" PRIu64 " text=\"%s\"",
-                 t->turn_id, text);
+        snprintf(buf, size, json ? "\"turn\":%" PRIu64 ",\"index\":%u,\"text\":\"%s\""
+                                 : "turn=%" PRIu64 " index=%u text=\"%s\"",
+                 t->turn_id, t->index, text);
         break;
     }
-    case VOXMESH__ENVELOPE__PAYLOAD_LLM_DONE:
+    case VOXMESH__ENVELOPE__PAYLOAD_LLM_DONE: {
+        char detail[256];
         s_json_str(text, sizeof text, ev->llm_done->reason);
-        snprintf(buf, size, json ? "\"turn\":%" PRIu64 ",\"reason\":\"%s\"" : "turn=%" PRIu64 " reason=%s",
-                 ev->llm_done->turn_id, text);
+        s_json_str(detail, sizeof detail, ev->llm_done->detail);
+        snprintf(buf, size, json ? "\"turn\":%" PRIu64 ",\"reason\":\"%s\",\"sentences\":%u,\"detail\":\"%s\""
+                                 : "turn=%" PRIu64 " reason=%s sentences=%u %s",
+                 ev->llm_done->turn_id, text, ev->llm_done->sentences, detail);
         break;
+    }
     case VOXMESH__ENVELOPE__PAYLOAD_TTS_AUDIO: {
         const Voxmesh__TtsAudio *t = ev->tts_audio;
         snprintf(buf, size, json ? "\"turn\":%" PRIu64 ",\"final\":%s,\"bytes\":%zu"

@@ -27,8 +27,14 @@ typedef Voxmesh__Envelope event_t;
 #define TOPIC_SPEECH_SEGMENT  "speech.segment."
 #define TOPIC_TURN_INTERRUPT  "turn.interrupt."
 #define TOPIC_STT             "stt."
+#define TOPIC_STT_PARTIAL     "stt.partial."
+#define TOPIC_STT_FINAL       "stt.final."
 #define TOPIC_LLM             "llm."
+#define TOPIC_LLM_DELTA       "llm.delta."
+#define TOPIC_LLM_SENTENCE    "llm.sentence."
+#define TOPIC_LLM_DONE        "llm.done."
 #define TOPIC_TTS_AUDIO       "tts.audio."
+#define TOPIC_TTS_SPOKEN      "tts.spoken."
 #define TOPIC_HEALTH          "health."
 
 /* A topic is 1..EVENT_TOPIC_MAX-1 printable characters without spaces and

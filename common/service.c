@@ -45,7 +45,24 @@ struct service_t {
     uint64_t watchdog_usec;
     int64_t started_us;
     metric_t *m_handler_latency;
+    zloop_t *loop;              /* made on first use: watches may come before service_run */
+    zlistx_t *watches;          /* s_watch_t, fds watched for a module (HTTP clients) */
+    zlistx_t *onces;            /* s_once_t, one-shot timers not fired yet */
 };
+
+typedef struct {
+    service_t *svc;
+    zmq_pollitem_t item;
+    service_fd_fn *fn;
+    void *arg;
+} s_watch_t;
+
+typedef struct {
+    service_t *svc;
+    int id;
+    service_timer_fn *fn;
+    void *arg;
+} s_once_t;
 
 static const service_option_t s_common_options[] = {
     { "name", NULL, "instance name, unique on the bus (default: the service name)" },
@@ -231,6 +248,9 @@ void service_destroy(service_t **self_p)
 {
     if (!self_p || !*self_p) return;
     service_t *self = *self_p;
+    zlistx_destroy(&self->watches);
+    zlistx_destroy(&self->onces);
+    zloop_destroy(&self->loop);
     metrics_server_destroy(&self->metrics_server);
     bus_destroy(&self->bus);
     metrics_destroy(&self->metrics);
@@ -471,9 +491,99 @@ long service_health_interval_ms(service_t *self)
     return service_opt_int(self, "health-interval", 0, 3600000, &ms) == 0 ? ms : 0;
 }
 
+static zloop_t *s_loop(service_t *self)
+{
+    if (!self->loop) self->loop = zloop_new();
+    return self->loop;
+}
+
+static int s_on_watch(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void)loop;
+    s_watch_t *w = arg;
+    return w->fn(w->svc, item->fd, item->revents, w->arg);
+}
+
+int service_watch_fd(service_t *self, int fd, short events, service_fd_fn *fn, void *arg)
+{
+    zloop_t *loop = s_loop(self);
+    if (!loop || fd < 0 || !fn) return -EINVAL;
+    service_unwatch_fd(self, fd);
+    if (!self->watches) {
+        self->watches = zlistx_new();
+        if (!self->watches) return -ENOMEM;
+        zlistx_set_destructor(self->watches, (zlistx_destructor_fn *)zstr_free);   /* plain free */
+    }
+    s_watch_t *w = calloc(1, sizeof *w);
+    if (!w) return -ENOMEM;
+    *w = (s_watch_t){ self, { NULL, fd, events, 0 }, fn, arg };
+    if (zloop_poller(loop, &w->item, s_on_watch, w) < 0 || !zlistx_add_end(self->watches, w)) {
+        zloop_poller_end(loop, &w->item);
+        free(w);
+        return -ENOMEM;
+    }
+    zloop_poller_set_tolerant(loop, &w->item);   /* an fd closed under us is not fatal to the loop */
+    return 0;
+}
+
+void service_unwatch_fd(service_t *self, int fd)
+{
+    if (!self->watches || !self->loop) return;
+    for (s_watch_t *w = zlistx_first(self->watches); w; w = zlistx_next(self->watches)) {
+        if (w->item.fd != fd) continue;
+        zloop_poller_end(self->loop, &w->item);
+        zlistx_delete(self->watches, zlistx_cursor(self->watches));
+        return;
+    }
+}
+
+static int s_on_once(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop; (void)timer_id;
+    s_once_t *o = arg;
+    service_t *svc = o->svc;
+    service_timer_fn *fn = o->fn;
+    void *farg = o->arg;
+    void *handle = zlistx_find(svc->onces, o);
+    if (handle) zlistx_delete(svc->onces, handle);   /* frees o: it fired */
+    return fn(svc, farg);
+}
+
+int service_after(service_t *self, int delay_ms, service_timer_fn *fn, void *arg)
+{
+    zloop_t *loop = s_loop(self);
+    if (!loop || !fn) return -EINVAL;
+    if (!self->onces) {
+        self->onces = zlistx_new();
+        if (!self->onces) return -ENOMEM;
+        zlistx_set_destructor(self->onces, (zlistx_destructor_fn *)zstr_free);
+    }
+    s_once_t *o = calloc(1, sizeof *o);
+    if (!o) return -ENOMEM;
+    *o = (s_once_t){ self, 0, fn, arg };
+    o->id = zloop_timer(loop, (size_t)(delay_ms > 0 ? delay_ms : 0), 1, s_on_once, o);
+    if (o->id < 0 || !zlistx_add_end(self->onces, o)) {
+        if (o->id >= 0) zloop_timer_end(loop, o->id);
+        free(o);
+        return -ENOMEM;
+    }
+    return o->id;
+}
+
+void service_cancel(service_t *self, int id)
+{
+    if (!self->onces || !self->loop || id < 0) return;
+    for (s_once_t *o = zlistx_first(self->onces); o; o = zlistx_next(self->onces)) {
+        if (o->id != id) continue;
+        zloop_timer_end(self->loop, id);
+        zlistx_delete(self->onces, zlistx_cursor(self->onces));
+        return;
+    }
+}
+
 int service_run(service_t *self)
 {
-    zloop_t *loop = zloop_new();
+    zloop_t *loop = s_loop(self);
     if (!loop) return 1;
     if (self->nsubscribes) zloop_reader(loop, bus_sub_socket(self->bus), s_on_bus, self);
     zmq_pollitem_t sig = { NULL, s_sig_pipe[0], ZMQ_POLLIN, 0 };
@@ -491,6 +601,5 @@ int service_run(service_t *self)
     sd_notify(0, "STOPPING=1");
     service_publish_health(self, "stopping", NULL);
     log_info("stopping");
-    zloop_destroy(&loop);
     return 0;
 }

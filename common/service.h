@@ -53,6 +53,20 @@ int service_on(service_t *self, const char *topic, service_handler_fn *fn, void 
 /* Calls fn every interval_ms (in service_run's loop). */
 int service_every(service_t *self, int interval_ms, service_timer_fn *fn, void *arg);
 
+/* Watches a file descriptor in service_run's loop (before or while it runs):
+ * fn(svc, fd, revents, arg) when it is ready for `events` (ZMQ_POLLIN,
+ * ZMQ_POLLOUT). Watching an fd again replaces its watch. For modules with
+ * sockets of their own, such as the HTTP client (libcurl's multi interface).
+ * fn returns 0 to go on, -1 to stop the service. */
+typedef int (service_fd_fn)(service_t *svc, int fd, short revents, void *arg);
+int service_watch_fd(service_t *self, int fd, short events, service_fd_fn *fn, void *arg);
+void service_unwatch_fd(service_t *self, int fd);
+
+/* Calls fn once, delay_ms from now, in the loop. Returns a timer id (>= 0)
+ * for service_cancel, or a negative errno. */
+int service_after(service_t *self, int delay_ms, service_timer_fn *fn, void *arg);
+void service_cancel(service_t *self, int id);
+
 /* Answers --describe/--help (returns 1: exit 0), or connects the bus,
  * starts the metrics endpoint and signal handling (returns 0). Negative on
  * error, already logged. */

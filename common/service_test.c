@@ -2,6 +2,7 @@
  * errors, --describe output (what `voxmesh check` reads), and a service
  * that runs, handles an event, and stops on SIGTERM. */
 #include "service.h"
+#include <zmq.h>
 #include "bus_proxy.h"
 #include "log.h"
 #include "test.h"
@@ -150,6 +151,60 @@ static void s_run(void)
     bus_proxy_destroy(&proxy);
 }
 
+/* fd watches and one-shot timers in the loop: a timer writes to a pipe, the
+ * watch reads it, cancels a second timer and stops the service. */
+typedef struct {
+    int pipe[2];
+    int fired, read, cancelled_fired, id;
+} s_watch_state_t;
+
+static int s_watch_timer(service_t *svc, void *arg)
+{
+    (void)svc;
+    s_watch_state_t *w = arg;
+    w->fired++;
+    return write(w->pipe[1], "x", 1) == 1 ? 0 : -1;
+}
+
+static int s_watch_never(service_t *svc, void *arg)
+{
+    (void)svc;
+    ((s_watch_state_t *)arg)->cancelled_fired++;
+    return 0;
+}
+
+static int s_watch_read(service_t *svc, int fd, short revents, void *arg)
+{
+    s_watch_state_t *w = arg;
+    char c;
+    if ((revents & ZMQ_POLLIN) && read(fd, &c, 1) == 1) w->read++;
+    service_cancel(svc, w->id);
+    service_unwatch_fd(svc, fd);
+    return -1;   /* stop */
+}
+
+static void s_watch(void)
+{
+    const char *a[] = { "x", "--bus-pub=ipc://@service-test-w.pub", "--bus-sub=ipc://@service-test-w.sub",
+                        "--log-level=error", "--health-interval=0" };
+    service_t *s = s_new(5, a);
+    s_watch_state_t w = { 0 };
+    CHECK(pipe(w.pipe) == 0, "pipe");
+    CHECK(service_watch_fd(s, w.pipe[0], ZMQ_POLLIN, s_watch_read, &w) == 0, "watch an fd before the loop runs");
+    CHECK(service_after(s, 20, s_watch_timer, &w) >= 0, "a one-shot timer");
+    w.id = service_after(s, 200, s_watch_never, &w);
+    CHECK(w.id >= 0, "a second one-shot timer");
+    int rc = service_start(s);
+    int64_t t0 = time_mono_us();
+    if (rc == 0) rc = service_run(s);
+    CHECK(w.fired == 1 && w.read == 1, "the timer fired once and the watch saw the byte (%d, %d)", w.fired, w.read);
+    usleep(250000);
+    CHECK(w.cancelled_fired == 0 && time_mono_us() - t0 < 200000 + 250000, "the cancelled timer never fired");
+    service_destroy(&s);
+    close(w.pipe[0]);
+    close(w.pipe[1]);
+}
+
 static void s_metrics(void)
 {
     metrics_t *m = metrics_new();
@@ -188,6 +243,7 @@ int main(void)
     s_options();
     s_describe();
     s_run();
+    s_watch();
     s_metrics();
     return TEST_DONE();
 }

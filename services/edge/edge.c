@@ -44,7 +44,7 @@ int edge_session_register(edge_session_t *s, const char *transport, const char *
                           bool video, pacer_send_fn *pace)
 {
     edge_t *edge = s->edge;
-    s->pacer = pacer_new(edge->ctx, edge->queue_ms, pace, s->impl);
+    s->pacer = pacer_new(edge->ctx, edge->queue_ms, edge->pacer_jitter_ms, pace, s->impl);
     if (!s->pacer) return -ENOMEM;
     g_hash_table_insert(edge->sessions, s->id, s);
     s_session_metrics(s, true);

@@ -33,6 +33,7 @@ typedef struct {
     uint16_t port_min, port_max;
     bool accept_video;
     uint32_t queue_ms;              /* outbound audio queue per session */
+    uint32_t pacer_jitter_ms;       /* delay spread live audio absorbs (pacer.h) */
     metric_t *m_sessions, *m_audio_in, *m_audio_out, *m_bad_packets, *m_flushes;
     metric_t *m_mesh_latency;       /* edge in -> edge out, from envelope timestamps */
     uint8_t silence[64];            /* 20 ms of Opus silence: ends a cut talk spurt cleanly */

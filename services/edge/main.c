@@ -143,6 +143,7 @@ static const service_option_t s_options[] = {
     { "key", NULL, "DTLS private key (PEM), with --cert" },
     { "video", "true", "accept VP8 video from callers" },
     { "queue-ms", "60000", "outbound audio buffered per session" },
+    { "pacer-jitter-ms", "5", "live outbound audio absorbs this much delay spread (smooth arrivals for the caller)" },
     { NULL, NULL, NULL }
 };
 
@@ -162,12 +163,14 @@ static int s_configure(edge_t *edge, edge_http_config_t *http)
     http->port = atoi(colon + 1);
     http->bearer_token = service_opt(svc, "token");
     http->cors_origin = service_opt(svc, "cors-origin");
-    long max, queue;
+    long max, queue, jitter;
     if (service_opt_int(svc, "max-sessions", 1, 100000, &max) < 0
-        || service_opt_int(svc, "queue-ms", 100, 600000, &queue) < 0)
+        || service_opt_int(svc, "queue-ms", 100, 600000, &queue) < 0
+        || service_opt_int(svc, "pacer-jitter-ms", 0, 200, &jitter) < 0)
         return -EINVAL;
     http->max_sessions = (size_t)max;
     edge->queue_ms = (uint32_t)queue;
+    edge->pacer_jitter_ms = (uint32_t)jitter;
     unsigned lo = 0, hi = 0;
     if (sscanf(service_opt(svc, "ice-ports"), "%u-%u", &lo, &hi) != 2 || lo > hi || hi > 65535) {
         log_error("--ice-ports: '%s' is not LOW-HIGH", service_opt(svc, "ice-ports"));

@@ -9,6 +9,7 @@ typedef struct {
     size_t len;
     uint32_t duration_us;
     int64_t origin_ts_us;
+    bool live;               /* held to its capture time; else on the steady slot */
 } s_frame_t;
 
 struct pacer {
@@ -18,11 +19,19 @@ struct pacer {
     GQueue queue;            /* s_frame_t * */
     uint64_t queued_us;
     uint64_t limit_us;
+    int64_t jitter_us;       /* how much delay spread a live frame may absorb */
     int64_t next_us;         /* deadline of the next slot (monotonic); 0: idle */
     uint32_t last_duration_us;
     int64_t last_origin_us;  /* of the frame sent last */
+    int64_t pushed_origin_us;/* of the frame pushed last */
+    /* Least delay (arrival - origin, in wall-clock µs) in the current and the
+     * previous window: the pipeline's floor, which live frames are held to. */
+    int64_t floor_cur, floor_prev, floor_since_us;
     uint64_t dropped;
 };
+
+#define PACER_FLOOR_WINDOW_US 2000000
+#define PACER_NO_FLOOR INT64_MAX
 
 typedef struct {
     GSource base;
@@ -47,60 +56,106 @@ static void s_send_head(pacer_t *self, unsigned gaps)
     s_frame_free(f);
 }
 
-/* A live stream may queue this much before the pacer catches up, and then
- * drains to one frame: a little queue keeps the output on the steady clock
- * (the caller's jitter buffer stays calm), a bounded one keeps it from
- * growing into lasting latency. */
-#define PACER_LIVE_QUEUE_MAX_US 60000
-
-/* True when the queue is real-time audio that fell behind rather than audio
- * made faster than real time: since the frame sent last, its frames were
- * captured (origin timestamps) over at least half the time they take to play.
- * A delayed bunch of a live stream left queued would stay queued for good —
- * every later frame arrives as one leaves — and add its delay to the rest of
- * the call. A TTS reply's frames share their origin (the utterance they
- * answer): they are paced, however many. */
-static bool s_live(const pacer_t *self)
+/* Takes one arrival delay into the floor: the least over the last two to
+ * four seconds. */
+static void s_floor_update(pacer_t *self, int64_t now, int64_t delay)
 {
-    const s_frame_t *tail = self->queue.tail ? self->queue.tail->data : NULL;
-    if (!tail || self->last_origin_us <= 0 || tail->origin_ts_us <= 0) return false;
-    int64_t captured = tail->origin_ts_us - self->last_origin_us;
-    return captured > 0 && captured * 2 >= (int64_t)self->queued_us;
+    if (now - self->floor_since_us >= PACER_FLOOR_WINDOW_US) {
+        self->floor_prev = self->floor_cur;
+        self->floor_cur = PACER_NO_FLOOR;
+        self->floor_since_us = now;
+    }
+    if (delay < self->floor_cur) self->floor_cur = delay;
 }
 
-static void s_catch_up(pacer_t *self, int64_t now)
+/* A frame of a live stream: captured one to three frame durations after the
+ * frame pushed before it (a lost frame or two upstream stays live). A TTS
+ * reply's frames share one origin, and a stream that paused restarts with a
+ * jump: those are paced on the steady slot instead. */
+static bool s_is_live(const pacer_t *self, int64_t origin, uint32_t duration_us)
 {
-    if (self->queued_us <= PACER_LIVE_QUEUE_MAX_US || !s_live(self)) return;
-    while (self->queued_us > self->last_duration_us && g_queue_get_length(&self->queue) > 1) {
-        s_send_head(self, 0);
-        self->next_us = now + self->last_duration_us;
-    }
+    if (origin <= 0 || self->pushed_origin_us <= 0) return false;
+    int64_t step = origin - self->pushed_origin_us;
+    return step * 2 >= duration_us && step <= (int64_t)duration_us * 3;
+}
+
+/* When a live frame is due (monotonic): its capture time + the current
+ * floor + the allowance. Computed when asked, so a floor that fell since the
+ * frame came (a delayed bunch: its last frame has the least delay) lets the
+ * frames before it go at once. */
+static int64_t s_live_due(const pacer_t *self, const s_frame_t *f)
+{
+    int64_t floor = self->floor_cur < self->floor_prev ? self->floor_cur : self->floor_prev;
+    if (floor == PACER_NO_FLOOR) return 1;
+    int64_t due = f->origin_ts_us + floor + self->jitter_us + (g_get_monotonic_time() - g_get_real_time());
+    return due > 0 ? due : 1;
+}
+
+static int64_t s_head_due(const pacer_t *self)
+{
+    const s_frame_t *f = g_queue_peek_head((GQueue *)&self->queue);
+    if (!f) return -1;
+    return f->live ? s_live_due(self, f) : self->next_us;
 }
 
 static void s_arm(pacer_t *self)
 {
-    g_source_set_ready_time(self->source, g_queue_is_empty(&self->queue) ? -1 : self->next_us);
+    g_source_set_ready_time(self->source, s_head_due(self));
+}
+
+/* Sends every frame that is due at `now`. A live frame leaves at its own
+ * time; a paced one in its slot, and the slots after a late wake-up are
+ * caught up, never two frames for one slot that did not pass. */
+static void s_send_due(pacer_t *self, int64_t now)
+{
+    s_frame_t *f;
+    while ((f = g_queue_peek_head(&self->queue))) {
+        if (f->live) {
+            if (now < s_live_due(self, f)) break;
+            int64_t step = self->last_origin_us > 0 ? f->origin_ts_us - self->last_origin_us : 0;
+            unsigned gaps = self->last_duration_us && step > (int64_t)self->last_duration_us * 3 / 2
+                                ? (unsigned)((step + self->last_duration_us / 2) / self->last_duration_us) - 1 : 0;
+            s_send_head(self, gaps);
+            self->next_us = now + self->last_duration_us;
+            continue;
+        }
+        if (now < self->next_us) break;
+        unsigned gaps = 0;
+        int64_t late = now - self->next_us;
+        if (self->next_us == 0) {
+            self->next_us = now;                    /* the first frame */
+        } else if (self->last_duration_us && late >= self->last_duration_us) {
+            /* Whole slots went by empty (an underrun): the schedule starts
+             * over from now. They are a gap in the audio only if the source
+             * paused: a frame captured one frame after the last one sent is
+             * the same stream, merely delivered late, and its timestamp must
+             * not jump (each jump would add its length to the rest of the
+             * call). */
+            int64_t captured = f->origin_ts_us - self->last_origin_us;
+            bool continuous = self->last_origin_us > 0 && f->origin_ts_us > 0
+                              && captured * 2 >= self->last_duration_us && captured <= self->last_duration_us * 3 / 2;
+            /* Frames queued behind this one are a burst being paced: the
+             * underrun was before the burst, not inside it. */
+            gaps = continuous ? 0 : (unsigned)(late / self->last_duration_us);
+            self->next_us = now;
+        }
+        s_send_head(self, gaps);
+        self->next_us += self->last_duration_us;
+    }
 }
 
 static gboolean s_dispatch(GSource *source, GSourceFunc cb, gpointer data)
 {
     (void)cb; (void)data;
     pacer_t *self = ((s_source_t *)source)->pacer;
-    int64_t now = g_get_monotonic_time();
-    /* Catch up if the loop was late, but never send two frames for one slot
-     * unless the slot really passed. */
-    while (!g_queue_is_empty(&self->queue) && now >= self->next_us) {
-        s_send_head(self, 0);
-        self->next_us += self->last_duration_us;
-    }
-    s_catch_up(self, now);
+    s_send_due(self, g_get_monotonic_time());
     s_arm(self);
     return G_SOURCE_CONTINUE;
 }
 
 static GSourceFuncs s_funcs = { NULL, NULL, s_dispatch, NULL, NULL, NULL };
 
-pacer_t *pacer_new(GMainContext *ctx, uint32_t limit_ms, pacer_send_fn *send, void *arg)
+pacer_t *pacer_new(GMainContext *ctx, uint32_t limit_ms, uint32_t jitter_ms, pacer_send_fn *send, void *arg)
 {
     pacer_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
@@ -108,6 +163,8 @@ pacer_t *pacer_new(GMainContext *ctx, uint32_t limit_ms, pacer_send_fn *send, vo
     self->send = send;
     self->arg = arg;
     self->limit_us = (uint64_t)limit_ms * 1000;
+    self->jitter_us = (int64_t)jitter_ms * 1000;
+    self->floor_cur = self->floor_prev = PACER_NO_FLOOR;
     self->source = g_source_new(&s_funcs, sizeof(s_source_t));
     ((s_source_t *)self->source)->pacer = self;
     g_source_set_priority(self->source, G_PRIORITY_HIGH);   /* audio first */
@@ -142,6 +199,15 @@ void pacer_push(pacer_t *self, const uint8_t *data, size_t len, uint32_t duratio
     f->len = len;
     f->duration_us = duration_us;
     f->origin_ts_us = origin_ts_us;
+    int64_t now = g_get_monotonic_time();
+    /* Live audio is held to its capture time plus the pipeline's least delay
+     * plus the jitter allowance: arrivals that spread less than that leave
+     * on the caller's own capture clock, perfectly smooth, and a late one
+     * cannot push the frames behind it later (the schedule is the capture
+     * clock, not the previous send). */
+    f->live = s_is_live(self, origin_ts_us, duration_us);
+    if (origin_ts_us > 0) s_floor_update(self, now, g_get_real_time() - origin_ts_us);
+    self->pushed_origin_us = origin_ts_us;
     g_queue_push_tail(&self->queue, f);
     self->queued_us += duration_us;
     while (self->queued_us > self->limit_us && g_queue_get_length(&self->queue) > 1) {
@@ -150,32 +216,7 @@ void pacer_push(pacer_t *self, const uint8_t *data, size_t len, uint32_t duratio
         self->dropped++;
         s_frame_free(old);
     }
-
-    int64_t now = g_get_monotonic_time();
-    if (g_queue_get_length(&self->queue) == 1 && now >= self->next_us) {
-        /* Nothing waiting and the slot is open: send now, no added delay. */
-        unsigned gaps = 0;
-        int64_t late = now - self->next_us;
-        if (self->next_us == 0) {
-            self->next_us = now;                    /* the first frame */
-        } else if (self->last_duration_us && late >= self->last_duration_us) {
-            /* Whole slots went by empty (an underrun): the schedule starts
-             * over from now. They are a gap in the audio only if the source
-             * paused: a frame captured one frame after the last one sent is
-             * the same stream, merely delivered late, and its timestamp must
-             * not jump (each jump would add its length to the rest of the
-             * call). Less late than a frame is jitter: the schedule stays, so
-             * the frames behind this one are not held back. */
-            int64_t captured = origin_ts_us - self->last_origin_us;
-            bool continuous = self->last_origin_us > 0 && origin_ts_us > 0
-                              && captured * 2 >= self->last_duration_us && captured <= self->last_duration_us * 3 / 2;
-            gaps = continuous ? 0 : (unsigned)(late / self->last_duration_us);
-            self->next_us = now;
-        }
-        s_send_head(self, gaps);
-        self->next_us += self->last_duration_us;
-    }
-    s_catch_up(self, now);
+    s_send_due(self, now);
     s_arm(self);
 }
 
@@ -191,4 +232,3 @@ size_t pacer_flush(pacer_t *self)
 
 uint32_t pacer_queued_ms(const pacer_t *self) { return (uint32_t)(self->queued_us / 1000); }
 uint64_t pacer_dropped(const pacer_t *self) { return self->dropped; }
-

@@ -45,7 +45,7 @@ int main(void)
 
     /* A burst of 50 frames (TTS faster than real time). */
     s_log_t burst = { 0 };
-    pacer_t *p = pacer_new(ctx, 5000, s_send, &burst);
+    pacer_t *p = pacer_new(ctx, 5000, 5, s_send, &burst);
     int64_t t0 = g_get_monotonic_time();
     for (int i = 0; i < 50; i++) pacer_push(p, frame, sizeof frame, 20000, i);
     CHECK(burst.n == 1, "the first frame of a burst goes out at once");
@@ -65,7 +65,7 @@ int main(void)
 
     /* Real-time input: no frame may wait. */
     s_log_t rt = { 0 };
-    p = pacer_new(ctx, 5000, s_send, &rt);
+    p = pacer_new(ctx, 5000, 5, s_send, &rt);
     int not_at_once = 0;
     int64_t start = g_get_monotonic_time();
     for (int i = 0; i < 25; i++) {
@@ -119,7 +119,7 @@ int main(void)
      * arriving in one bunch) does not stay queued: beyond 60 ms the pacer
      * catches up to one frame. A TTS burst (one origin) is paced. */
     s_log_t live = { 0 };
-    pacer_t *lp = pacer_new(ctx, 5000, s_send, &live);
+    pacer_t *lp = pacer_new(ctx, 5000, 5, s_send, &live);
     int64_t origin = 1000000000;
     for (int i = 0; i < 6; i++) pacer_push(lp, frame, sizeof frame, 20000, origin + i * 20000);
     CHECK(live.n >= 4 && pacer_queued_ms(lp) <= 60, "a delayed bunch of live audio does not pile up (%d sent, %u ms left)",
@@ -131,9 +131,50 @@ int main(void)
           live.n - before_burst, pacer_queued_ms(lp));
     pacer_destroy(&lp);
 
+    /* Live audio with real capture times is held to capture time + the
+     * least delay seen + the 5 ms allowance: a frame that came early is not
+     * sent inside pacer_push but no earlier than its due time; a late one
+     * goes at once and does not hold back the next. */
+    s_log_t cl = { 0 };
+    pacer_t *cp = pacer_new(ctx, 5000, 5, s_send, &cl);
+    int64_t o0 = g_get_real_time() - 10000;                      /* captured 10 ms ago */
+    pacer_push(cp, frame, sizeof frame, 20000, o0);              /* first: at once */
+    CHECK(cl.n == 1, "the first live frame goes out at once");
+    int64_t pushed[4] = { 0 };
+    int inside[4] = { 0 };
+    static const int64_t extra_us[4] = { 0, 15000, 0, 2000 };     /* delay beyond the 10 ms floor */
+    for (int i = 0; i < 4; i++) {
+        int64_t origin = o0 + (i + 1) * 20000;
+        while (g_get_real_time() < origin + 10000 + extra_us[i]) { g_main_context_iteration(ctx, FALSE); g_usleep(200); }
+        int before_push = cl.n;
+        pushed[i] = g_get_monotonic_time();
+        pacer_push(cp, frame, sizeof frame, 20000, origin);
+        inside[i] = cl.n > before_push;
+    }
+    s_run_for(ctx, 30000);
+    CHECK(cl.n == 5, "all live frames sent (%d)", cl.n);
+    CHECK(!inside[0] && cl.n == 5 && cl.at[1] - pushed[0] >= 4000,
+          "a live frame on its floor delay is held %.1f ms (>= the 5 ms allowance, minus 1)", (cl.at[1] - pushed[0]) / 1000.0);
+    CHECK(inside[1], "a frame 15 ms later than the floor goes out at once, inside pacer_push");
+    CHECK(!inside[2] && cl.n == 5 && cl.at[3] - pushed[2] >= 4000,
+          "the frame after the late one is on its own schedule again: held %.1f ms, not pushed later by it",
+          (cl.at[3] - pushed[2]) / 1000.0);
+    CHECK(!inside[3] && cl.n == 5 && cl.at[4] - pushed[3] >= 2000,
+          "2 ms of jitter is absorbed: held %.1f ms (>= 3 - 1)", (cl.at[4] - pushed[3]) / 1000.0);
+    int cgaps = 0;
+    for (int i = 0; i < cl.n; i++) cgaps += cl.gaps[i];
+    CHECK(cgaps == 0, "a live stream held to its capture clock has no gaps (%d)", cgaps);
+    /* A frame lost upstream (capture times jump by two frames) is a gap of one. */
+    int64_t lost = o0 + 6 * 20000;
+    while (g_get_real_time() < lost + 40000) { g_main_context_iteration(ctx, FALSE); g_usleep(200); }
+    pacer_push(cp, frame, sizeof frame, 20000, lost);
+    s_run_for(ctx, 1000);
+    CHECK(cl.n == 6 && cl.gaps[5] == 1, "a frame lost upstream is a gap of one slot (%u)", cl.gaps[5]);
+    pacer_destroy(&cp);
+
     /* Flush (barge-in) and the queue limit. */
     s_log_t fl = { 0 };
-    p = pacer_new(ctx, 200, s_send, &fl);
+    p = pacer_new(ctx, 200, 5, s_send, &fl);
     for (int i = 0; i < 30; i++) pacer_push(p, frame, sizeof frame, 20000, i);
     CHECK(pacer_queued_ms(p) <= 200 && pacer_dropped(p) >= 19, "the queue keeps at most 200 ms (%u ms, %llu dropped)",
           pacer_queued_ms(p), (unsigned long long)pacer_dropped(p));
