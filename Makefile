@@ -18,7 +18,7 @@ CC := gcc
 endif
 
 PKGS := libzmq libczmq libwebsockets libsrtp2 nice glib-2.0 opus ogg vpx libprotobuf-c \
-        soxr libcurl libsystemd openssl libcgraph libgvc
+        soxr libcurl libsystemd openssl libcgraph libgvc pocketsphinx
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

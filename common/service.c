@@ -35,6 +35,8 @@ struct service_t {
     size_t npublishes;
     char *subscribes[SVC_MAX_TOPICS];
     size_t nsubscribes;
+    char *listens[SVC_MAX_TOPICS];  /* optional subscriptions: used when someone publishes them */
+    size_t nlistens;
     s_handler_t handlers[SVC_MAX_HANDLERS];
     size_t nhandlers;
     s_timer_t timers[SVC_MAX_TIMERS];
@@ -260,6 +262,7 @@ void service_destroy(service_t **self_p)
     }
     for (size_t i = 0; i < self->npublishes; i++) free(self->publishes[i]);
     for (size_t i = 0; i < self->nsubscribes; i++) free(self->subscribes[i]);
+    for (size_t i = 0; i < self->nlistens; i++) free(self->listens[i]);
     for (size_t i = 0; i < self->nhandlers; i++) free(self->handlers[i].topic);
     free(self->name);
     free(self->summary);
@@ -288,6 +291,11 @@ void service_subscribes(service_t *self, const char *topic)
     s_add_topic(self->subscribes, &self->nsubscribes, topic);
 }
 
+void service_listens(service_t *self, const char *topic)
+{
+    s_add_topic(self->listens, &self->nlistens, topic);
+}
+
 int service_on(service_t *self, const char *topic, service_handler_fn *fn, void *arg)
 {
     if (self->nhandlers == SVC_MAX_HANDLERS) return -E2BIG;
@@ -295,6 +303,16 @@ int service_on(service_t *self, const char *topic, service_handler_fn *fn, void 
     if (!t) return -ENOMEM;
     self->handlers[self->nhandlers++] = (s_handler_t){ t, fn, arg };
     service_subscribes(self, topic);
+    return 0;
+}
+
+int service_on_optional(service_t *self, const char *topic, service_handler_fn *fn, void *arg)
+{
+    if (self->nhandlers == SVC_MAX_HANDLERS) return -E2BIG;
+    char *t = strdup(topic);
+    if (!t) return -ENOMEM;
+    self->handlers[self->nhandlers++] = (s_handler_t){ t, fn, arg };
+    service_listens(self, topic);
     return 0;
 }
 
@@ -313,6 +331,11 @@ static void s_describe(service_t *self)
     for (size_t i = 0; i < self->npublishes; i++) printf("        topic = %s\n", self->publishes[i]);
     printf("    subscribes\n");
     for (size_t i = 0; i < self->nsubscribes; i++) printf("        topic = %s\n", self->subscribes[i]);
+    if (self->nlistens) {
+        /* Optional: `voxmesh check` does not require a publisher for these. */
+        printf("    listens\n");
+        for (size_t i = 0; i < self->nlistens; i++) printf("        topic = %s\n", self->listens[i]);
+    }
     fflush(stdout);
 }
 
@@ -349,10 +372,12 @@ int service_start(service_t *self)
     char publisher[160];
     snprintf(publisher, sizeof publisher, "%s/%d", self->instance, (int)getpid());
     self->bus = bus_new(publisher, pub ? pub : BUS_DEFAULT_PUB,
-                        self->nsubscribes ? (sub ? sub : BUS_DEFAULT_SUB) : NULL, self->metrics);
+                        self->nsubscribes + self->nlistens ? (sub ? sub : BUS_DEFAULT_SUB) : NULL, self->metrics);
     if (!self->bus) return -1;
     for (size_t i = 0; i < self->nsubscribes; i++)
         if (bus_subscribe(self->bus, self->subscribes[i]) < 0) return -1;
+    for (size_t i = 0; i < self->nlistens; i++)
+        if (bus_subscribe(self->bus, self->listens[i]) < 0) return -1;
     if (service_opt(self, "metrics-port")) {
         long port;
         if (service_opt_int(self, "metrics-port", 0, 65535, &port) < 0) return -1;
@@ -585,7 +610,7 @@ int service_run(service_t *self)
 {
     zloop_t *loop = s_loop(self);
     if (!loop) return 1;
-    if (self->nsubscribes) zloop_reader(loop, bus_sub_socket(self->bus), s_on_bus, self);
+    if (self->nsubscribes + self->nlistens) zloop_reader(loop, bus_sub_socket(self->bus), s_on_bus, self);
     zmq_pollitem_t sig = { NULL, s_sig_pipe[0], ZMQ_POLLIN, 0 };
     zloop_poller(loop, &sig, s_on_signal_pipe, self);
     for (size_t i = 0; i < self->ntimers; i++)

@@ -45,10 +45,18 @@ void service_destroy(service_t **self_p);
 /* Declare the topics; subscriptions are made at service_start. */
 void service_publishes(service_t *self, const char *topic);
 void service_subscribes(service_t *self, const char *topic);
+/* An optional subscription (see service_on_optional). */
+void service_listens(service_t *self, const char *topic);
 
 /* Subscribes to `topic` and calls fn for every event whose topic starts
  * with it (in service_run's loop). */
 int service_on(service_t *self, const char *topic, service_handler_fn *fn, void *arg);
+
+/* The same for a topic the service can do without: it is listed under
+ * "listens" in --describe, and `voxmesh check` does not require a publisher
+ * for it (the edge and the codec listen to tts.spoken., which only a graph
+ * with a TTS has). */
+int service_on_optional(service_t *self, const char *topic, service_handler_fn *fn, void *arg);
 
 /* Calls fn every interval_ms (in service_run's loop). */
 int service_every(service_t *self, int interval_ms, service_timer_fn *fn, void *arg);

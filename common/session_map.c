@@ -113,6 +113,16 @@ size_t session_map_reap(session_map_t *self)
     return n;
 }
 
+void session_map_foreach(session_map_t *self, session_visit_fn *fn, void *arg)
+{
+    zlistx_t *keys = zhashx_keys(self->table);
+    for (char *id = zlistx_first(keys); id; id = zlistx_next(keys)) {
+        s_entry_t *e = zhashx_lookup(self->table, id);
+        if (e) fn(id, e->state, arg);
+    }
+    zlistx_destroy(&keys);
+}
+
 size_t session_map_size(const session_map_t *self)
 {
     return zhashx_size(self->table);

@@ -35,4 +35,9 @@ size_t session_map_reap(session_map_t *self);
 
 size_t session_map_size(const session_map_t *self);
 
+/* Calls fn for every session (not counted as activity). fn may end
+ * sessions other than the one it is called for only by returning first. */
+typedef void (session_visit_fn)(const char *id, void *state, void *arg);
+void session_map_foreach(session_map_t *self, session_visit_fn *fn, void *arg);
+
 #endif

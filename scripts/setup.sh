@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libzmq3-dev libczmq-dev libwebsockets-dev libsrtp2-dev libnice-dev libglib2.0-dev
 libopus-dev libogg-dev libvpx-dev libprotobuf-c-dev protobuf-c-compiler libsoxr-dev
 libcurl4-openssl-dev libsystemd-dev libssl-dev libgraphviz-dev
-flite flite1-dev espeak-ng sox opus-tools
+flite flite1-dev espeak-ng sox opus-tools libpocketsphinx-dev pocketsphinx-en-us
 chromium janus iproute2 util-linux procps curl ca-certificates"
 
 missing=""

@@ -20,7 +20,7 @@ typedef struct {
     long max_sessions;
     long idle_ms;
     log_ratelimit_t rl;
-    metric_t *m_sessions, *m_decode_errors, *m_rejected, *m_lost, *m_concealed, *m_out;
+    metric_t *m_sessions, *m_decode_errors, *m_rejected, *m_lost, *m_concealed, *m_out, *m_cut;
 } s_codec_t;
 
 static void s_warn(s_codec_t *c, const char *session, const char *what, const char *why)
@@ -120,6 +120,10 @@ static int s_on_pcm_out(service_t *svc, bus_msg_t *msg, void *arg)
     codec_session_t *s = s_session(c, in->session_id);
     if (!s) return 0;
     Voxmesh__PcmAudio *p = in->pcm_audio;
+    if (turn_cut_drop(codec_session_turns(s), p->turn_id)) {
+        metric_add(c->m_cut, 1);   /* a reply the caller interrupted: its tail must not play */
+        return 0;
+    }
     const char *why = NULL;
     if (codec_session_put(s, p->sample_rate, p->channels, (int)p->format, p->samples.data, p->samples.len,
                           &why) < 0) {
@@ -139,6 +143,7 @@ static int s_on_pcm_out(service_t *svc, bus_msg_t *msg, void *arg)
         a.duration_us = 20000;
         a.data.data = pkt;
         a.data.len = (size_t)n;
+        a.turn_id = p->turn_id;
         event_t out = VOXMESH__ENVELOPE__INIT;
         out.session_id = in->session_id;
         out.origin_ts_us = in->origin_ts_us;
@@ -156,8 +161,25 @@ static int s_on_interrupt(service_t *svc, bus_msg_t *msg, void *arg)
     s_codec_t *c = arg;
     codec_session_t *s = session_map_get(c->sessions, msg->ev->session_id);
     if (s) {
+        turn_cut_interrupt(codec_session_turns(s));
         codec_session_flush(s);
         log_debug("session %s: outbound audio flushed (barge-in)", msg->ev->session_id);
+    }
+    return 0;
+}
+
+/* The TTS's word that a turn is over after a cut: audio of it that was on
+ * its way when the interrupt came is dropped now. */
+static int s_on_spoken(service_t *svc, bus_msg_t *msg, void *arg)
+{
+    (void)svc;
+    s_codec_t *c = arg;
+    if (msg->ev->payload_case != VOXMESH__ENVELOPE__PAYLOAD_TTS_SPOKEN) return 0;
+    codec_session_t *s = session_map_get(c->sessions, msg->ev->session_id);
+    if (s && turn_cut_upto(codec_session_turns(s), msg->ev->tts_spoken->turn_id)) {
+        codec_session_flush(s);
+        log_debug("session %s: turn %llu over: outbound audio flushed", msg->ev->session_id,
+                  (unsigned long long)msg->ev->tts_spoken->turn_id);
     }
     return 0;
 }
@@ -225,6 +247,7 @@ int main(int argc, char **argv)
     service_on(svc, TOPIC_AUDIO_IN_OPUS, s_on_opus, &c);
     service_on(svc, TOPIC_AUDIO_OUT_PCM, s_on_pcm_out, &c);
     service_on(svc, TOPIC_TURN_INTERRUPT, s_on_interrupt, &c);
+    service_on_optional(svc, TOPIC_TTS_SPOKEN, s_on_spoken, &c);
     service_on(svc, TOPIC_VIDEO_IN_VP8, s_on_video, &c);
     service_every(svc, 5000, s_reap_idle, &c);
     int rc = service_start(svc);
@@ -235,6 +258,7 @@ int main(int argc, char **argv)
         c.m_rejected = metrics_counter(m, "voxmesh_codec_pcm_rejected_total", NULL, "Outbound PCM events rejected");
         c.m_lost = metrics_counter(m, "voxmesh_codec_packets_lost_total", NULL, "Inbound packets missing");
         c.m_out = metrics_counter(m, "voxmesh_codec_packets_out_total", NULL, "Outbound Opus packets");
+        c.m_cut = metrics_counter(m, "voxmesh_codec_cut_audio_total", NULL, "Outbound PCM events of a cut turn dropped");
         c.video = codec_video_new((int)fps, m);
         c.sessions = session_map_new((size_t)c.max_sessions, (int64_t)c.idle_ms * 1000, s_make_session,
                                      s_free_session, &c);

@@ -23,6 +23,7 @@ struct codec_session_t {
     bool have_seq;
     uint16_t next_seq;
     /* outbound */
+    turn_cut_t turns;
     pcm_resampler_t *out_rs;          /* for the current outbound format */
     uint32_t out_rs_rate, out_rs_ch;
     audio_queue_t *queue;             /* 48 kHz mono s16, what the encoder eats */
@@ -207,6 +208,8 @@ int codec_session_encode(codec_session_t *self, uint8_t *out, size_t max, uint32
     if (opus_enc_last_was_dtx(self->enc)) self->stats.dtx_packets++;
     return n;
 }
+
+turn_cut_t *codec_session_turns(codec_session_t *self) { return &self->turns; }
 
 void codec_session_flush(codec_session_t *self)
 {

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "pcm.h"
+#include "turn_cut.h"
 
 typedef struct codec_session_t codec_session_t;
 
@@ -57,5 +58,9 @@ int codec_session_encode(codec_session_t *self, uint8_t *out, size_t max, uint32
 void codec_session_flush(codec_session_t *self);
 
 codec_stats_t codec_session_stats(const codec_session_t *self);
+
+/* The session's cut agent turns (turn_cut.h): main.c drops outbound audio of
+ * a cut turn before it is queued. */
+turn_cut_t *codec_session_turns(codec_session_t *self);
 
 #endif

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pacer.h"
+#include "turn_cut.h"
 #include "service.h"
 #include "rtc/cert.h"
 
@@ -36,6 +37,8 @@ typedef struct {
     uint32_t pacer_jitter_ms;       /* delay spread live audio absorbs (pacer.h) */
     metric_t *m_sessions, *m_audio_in, *m_audio_out, *m_bad_packets, *m_flushes;
     metric_t *m_mesh_latency;       /* edge in -> edge out, from envelope timestamps */
+    metric_t *m_voice_to_voice;     /* caller's end of speech -> first reply audio out */
+    metric_t *m_cut_audio;          /* audio of a cut turn dropped */
     uint8_t silence[64];            /* 20 ms of Opus silence: ends a cut talk spurt cleanly */
     size_t silence_len;
     log_ratelimit_t rl;
@@ -49,6 +52,7 @@ struct edge_session {
     edge_kind_t kind;
     edge_t *edge;
     pacer_t *pacer;                 /* outbound audio, paced */
+    turn_cut_t turns;               /* agent turns cut by barge-in (turn_cut.h) */
     void *impl;                     /* rtc_session_t or ws_session_t */
     void (*destroy)(edge_session_t *s);
     metric_t *m_packets_in, *m_packets_out, *m_lost, *m_jitter, *m_rtt, *m_rejected;

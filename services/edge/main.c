@@ -75,9 +75,25 @@ static void s_on_event(edge_t *edge, bus_msg_t *m)
     if (m->ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_ENCODED_AUDIO
         && !strncmp(m->topic, TOPIC_AUDIO_OUT_OPUS, strlen(TOPIC_AUDIO_OUT_OPUS))) {
         Voxmesh__EncodedAudio *a = m->ev->encoded_audio;
+        uint64_t seen = s->turns.latest;
+        if (turn_cut_drop(&s->turns, a->turn_id)) {
+            metric_add(edge->m_cut_audio, 1);   /* the tail of a reply the caller cut */
+            return;
+        }
+        if (a->turn_id > seen && m->ev->origin_ts_us > 0)   /* a reply's first audio: its origin is the end of speech */
+            metric_observe(edge->m_voice_to_voice, (time_now_us() - m->ev->origin_ts_us) / 1e6);
         pacer_push(s->pacer, a->data.data, a->data.len, a->duration_us, m->ev->origin_ts_us);
         metric_add(edge->m_audio_out, 1);
+    } else if (m->ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_TTS_SPOKEN) {
+        /* The TTS is done with a cut turn: whatever of it was still on its
+         * way when the interrupt came goes now. */
+        if (turn_cut_upto(&s->turns, m->ev->tts_spoken->turn_id)) {
+            size_t n = pacer_flush(s->pacer);
+            if (n) log_info("session %s: turn %llu over: %zu queued frame(s) dropped", s->id,
+                            (unsigned long long)m->ev->tts_spoken->turn_id, n);
+        }
     } else if (m->ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_TURN_INTERRUPT) {
+        turn_cut_interrupt(&s->turns);
         size_t n = pacer_flush(s->pacer);
         /* Without packets the caller's decoder would conceal, extrapolating
          * the cut audio for a couple of hundred ms; a little real silence
@@ -201,6 +217,11 @@ static void s_register_metrics(edge_t *edge)
     edge->m_flushes = metrics_counter(m, "voxmesh_edge_flushes_total", NULL, "Outbound queues flushed on barge-in");
     edge->m_mesh_latency = metrics_histogram(m, "voxmesh_edge_mesh_latency_seconds", NULL,
                                              "Edge in to edge out, from envelope origin timestamps", NULL, 0);
+    edge->m_voice_to_voice = metrics_histogram(m, "voxmesh_edge_voice_to_voice_seconds", NULL,
+                                               "Caller's end of speech to the reply's first audio leaving the edge",
+                                               NULL, 0);
+    edge->m_cut_audio = metrics_counter(m, "voxmesh_edge_cut_audio_total", NULL,
+                                        "Outbound audio of a turn the caller cut, dropped");
 }
 
 /* Encodes 20 ms of silence once, the frame sent after a barge-in flush. */
@@ -240,6 +261,7 @@ int main(int argc, char **argv)
     service_publishes(svc, TOPIC_VIDEO_IN_VP8);
     service_subscribes(svc, TOPIC_AUDIO_OUT_OPUS);
     service_subscribes(svc, TOPIC_TURN_INTERRUPT);
+    service_listens(svc, TOPIC_TTS_SPOKEN);
     int rc = service_start(svc);
     if (rc != 0) {
         service_destroy(&svc);

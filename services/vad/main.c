@@ -27,6 +27,7 @@ typedef struct {
     char *id;
     vad_session_t *session;
     int64_t origin_ts_us;           /* of the audio being processed */
+    int64_t speech_end_ts_us;       /* wall-clock capture time of the last speech end */
 } s_entry_t;
 
 static void s_entry_free(s_entry_t *e)
@@ -61,6 +62,9 @@ static void s_on_turn(void *arg, const turn_event_t *t)
         s.duration_us = t->end_us - t->start_us;
         ev.payload_case = VOXMESH__ENVELOPE__PAYLOAD_VAD_SPEECH_END;
         ev.vad_speech_end = &s;
+        /* The end of speech as a capture time: the audio being processed
+         * was captured at origin_ts_us and is stream_us into the stream. */
+        e->speech_end_ts_us = e->origin_ts_us - (vad_session_stream_us(e->session) - t->end_us);
         s_publish(e, TOPIC_VAD_EVENT, &ev);
         log_debug("session %s: speech end at %.2f s", e->id, t->end_us / 1e6);
     } else if (t->type == TURN_INTERRUPT) {
@@ -89,6 +93,7 @@ static void s_on_segment(void *arg, uint64_t utterance, const pcm_t *audio, int6
     s.audio = &p;
     s.final = final;
     s.start_us = start_us;
+    if (final) s.speech_end_ts_us = e->speech_end_ts_us;
     event_t ev = VOXMESH__ENVELOPE__INIT;
     ev.payload_case = VOXMESH__ENVELOPE__PAYLOAD_SPEECH_SEGMENT;
     ev.speech_segment = &s;
