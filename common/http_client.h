@@ -22,6 +22,21 @@
 typedef struct http_client http_client_t;
 typedef struct http_request http_request_t;
 
+/* Requests in flight per client; http_request_start refuses more. */
+#define HTTP_CLIENT_MAX_REQUESTS 1024
+
+/* What went wrong, for on_done (http_request_error): retry decisions need
+ * to tell "never reached the server" from "it stopped talking". */
+typedef enum {
+    HTTP_ERR_NONE,         /* complete (any status) */
+    HTTP_ERR_CONNECT,      /* no response at all: refused, DNS, closed before the status */
+    HTTP_ERR_FIRST_BYTE,   /* first-byte deadline */
+    HTTP_ERR_TIMEOUT,      /* total deadline */
+    HTTP_ERR_CLOSED,       /* connection closed mid-body */
+    HTTP_ERR_ABORTED,      /* on_status or on_data returned -1 */
+    HTTP_ERR_OTHER
+} http_error_t;
+
 /* One multipart/form-data part (OpenAI transcriptions). */
 typedef struct {
     const char *name;
@@ -57,14 +72,21 @@ typedef struct {
 
 /* One client per service; requires the service's loop (service_run). */
 http_client_t *http_client_new(service_t *svc);
-void http_client_destroy(http_client_t **self_p);   /* cancels what is in flight */
+/* Cancels what is in flight (no callbacks). Call it outside the loop or from
+ * a bus handler, never from one of its own requests' callbacks. */
+void http_client_destroy(http_client_t **self_p);
 
 /* Starts a request. Returns it (owned by the client until on_done or
  * cancel), or NULL on a bad config (logged). */
 http_request_t *http_request_start(http_client_t *c, const http_request_config_t *cfg);
 
-/* Aborts a request in flight; no callback runs after this returns. */
+/* Aborts a request in flight; no callback runs after this returns. Safe
+ * from any callback, also the request's own (its handle is removed from
+ * curl on the loop's next turn, where curl allows it). */
 void http_request_cancel(http_request_t *r);
+
+/* In on_done: the kind of failure (HTTP_ERR_NONE on success). */
+http_error_t http_request_error(const http_request_t *r);
 
 /* Requests in flight (for metrics and tests). */
 size_t http_client_active(const http_client_t *c);

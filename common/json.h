@@ -16,14 +16,19 @@
 
 #define JSON_MAX_DEPTH 64
 #define JSON_MAX_INPUT (8u << 20)
+#define JSON_MAX_VALUES (1u << 20)   /* values in one document (memory bound) */
 
 typedef enum { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT } json_type_t;
 
 typedef struct json json_t;
 
 /* Parses text[0..len) (need not be NUL-terminated). Returns the root, or NULL
- * with a message "line L col C: what" in err (may be NULL). */
+ * with a message "line L col C: what" in err (may be NULL). Strict: UTF-8
+ * only (no BOM), no trailing commas, comments, leading zeros, lone
+ * surrogates or numbers beyond double's range. Duplicate keys are kept;
+ * json_get finds the first. */
 json_t *json_parse(const char *text, size_t len, char *err, size_t errlen);
+/* Frees a tree returned by json_parse (a NULL or non-root node: no-op). */
 void json_destroy(json_t **self_p);
 
 json_type_t json_type(const json_t *v);            /* JSON_NULL for NULL */
@@ -51,6 +56,8 @@ void json_buf_free(json_buf_t *b);
 void json_buf_raw(json_buf_t *b, const char *text);                 /* appended as is */
 void json_buf_printf(json_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void json_buf_str(json_buf_t *b, const char *s);                    /* "escaped", NULL -> null */
-void json_buf_strn(json_buf_t *b, const char *s, size_t n);
+void json_buf_strn(json_buf_t *b, const char *s, size_t n);  /* invalid UTF-8 -> U+FFFD */
+void json_buf_num(json_buf_t *b, double d);                 /* shortest exact form; NaN/inf -> null */
+void json_buf_value(json_buf_t *b, const json_t *v);        /* a parsed value, compact */
 
 #endif
