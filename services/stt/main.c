@@ -41,6 +41,7 @@ typedef struct {
     int64_t final_rx_us;           /* monotonic: when the final segment arrived */
     size_t since_partial;          /* samples fed since the last partial */
     size_t fed;                    /* samples of the utterance fed */
+    ps_channel_t channel;          /* this caller's cepstral mean, kept between utterances */
     char partial[STT_TEXT_MAX];
 } s_entry_t;
 
@@ -92,7 +93,7 @@ static void s_finish(s_entry_t *e)
 {
     s_stt_t *s = e->stt;
     char text[STT_TEXT_MAX];
-    if (ps_utt_finish(&e->utt, text, sizeof text) < 0) {
+    if (ps_utt_finish(&e->utt, text, sizeof text, &e->channel) < 0) {
         log_warn("session %s: utterance %llu: the decoder failed", e->id, (unsigned long long)e->utterance);
         text[0] = 0;
     }
@@ -148,7 +149,7 @@ static int s_keep_waiting(s_entry_t *e, const int16_t *x, size_t n)
 static bool s_try_start(s_entry_t *e)
 {
     if (e->utt) return true;
-    e->utt = ps_utt_start(e->stt->engine);
+    e->utt = ps_utt_start(e->stt->engine, &e->channel);
     if (!e->utt) return false;
     metric_set(e->stt->m_busy, ps_engine_size(e->stt->engine) - ps_engine_free_decoders(e->stt->engine));
     if (e->nwaiting) s_feed(e, e->waiting, e->nwaiting);
@@ -311,6 +312,7 @@ static int s_transcribe(s_stt_t *s, const char *files)
 {
     char *list = strdup(files), *save = NULL;
     int rc = 0;
+    ps_channel_t channel = { .len = 0 };   /* the files are one caller's utterances */
     for (char *f = strtok_r(list, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
         pcm_t *in = NULL, *x = NULL;
         const char *why = NULL;
@@ -320,12 +322,12 @@ static int s_transcribe(s_stt_t *s, const char *files)
             rc = 1;
             continue;
         }
-        ps_utt_t *u = ps_utt_start(s->engine);
+        ps_utt_t *u = ps_utt_start(s->engine, &channel);
         const int16_t *samples = pcm_data(x);
         size_t n = pcm_frames(x);
         for (size_t at = 0; u && at < n; at += 1600) ps_utt_feed(u, samples + at, n - at < 1600 ? n - at : 1600);
         char text[STT_TEXT_MAX] = "";
-        if (u) ps_utt_finish(&u, text, sizeof text);
+        if (u) ps_utt_finish(&u, text, sizeof text, &channel);
         printf("%s\t%s\n", f, text);
         fflush(stdout);
         pcm_destroy(&in);

@@ -3,6 +3,8 @@
 #include "denoise.h"
 
 #include <pocketsphinx.h>
+#include <sphinxbase/cmn.h>
+#include <sphinxbase/feat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,24 @@ struct ps_utt {
 struct ps_engine {
     ps_utt_t *slots;
     int n;
+    ps_channel_t initial;   /* the model's initial cepstral mean */
 };
+
+_Static_assert(sizeof(mfcc_t) == sizeof(float), "PocketSphinx built with floating-point features");
+
+static cmn_t *s_cmn(ps_utt_t *u)
+{
+    feat_t *f = ps_get_feat(u->ps);
+    return f ? f->cmn_struct : NULL;
+}
+
+static void s_channel_get(ps_utt_t *u, ps_channel_t *ch)
+{
+    cmn_t *c = s_cmn(u);
+    if (!c || c->veclen > PS_CMN_MAX) return;
+    cmn_live_get(c, (mfcc_t *)ch->mean);
+    ch->len = c->veclen;
+}
 
 static ps_decoder_t *s_load(const ps_engine_config_t *cfg)
 {
@@ -63,6 +82,7 @@ ps_engine_t *ps_engine_new(const ps_engine_config_t *cfg, char *err, size_t errl
         }
     }
     e->n = cfg->decoders;
+    s_channel_get(&e->slots[0], &e->initial);
     return e;
 }
 
@@ -89,11 +109,14 @@ int ps_engine_free_decoders(const ps_engine_t *e)
 
 int ps_engine_size(const ps_engine_t *e) { return e->n; }
 
-ps_utt_t *ps_utt_start(ps_engine_t *e)
+ps_utt_t *ps_utt_start(ps_engine_t *e, const ps_channel_t *ch)
 {
     for (int i = 0; i < e->n; i++) {
         ps_utt_t *u = &e->slots[i];
         if (u->busy) continue;
+        const ps_channel_t *use = ch && ch->len ? ch : &e->initial;
+        cmn_t *c = s_cmn(u);
+        if (c && use->len == c->veclen) cmn_live_set(c, (const mfcc_t *)use->mean);
         if (ps_start_utt(u->ps) < 0) return NULL;
         if (u->dn) denoise_reset(u->dn);
         u->busy = true;
@@ -122,7 +145,7 @@ const char *ps_utt_partial(ps_utt_t *u)
     return h ? h : "";
 }
 
-int ps_utt_finish(ps_utt_t **up, char *text, size_t size)
+int ps_utt_finish(ps_utt_t **up, char *text, size_t size, ps_channel_t *ch)
 {
     ps_utt_t *u = *up;
     *up = NULL;
@@ -131,6 +154,7 @@ int ps_utt_finish(ps_utt_t **up, char *text, size_t size)
         if (m) ps_process_raw(u->ps, u->buf, m, FALSE, FALSE);
     }
     int rc = ps_end_utt(u->ps);
+    if (ch) s_channel_get(u, ch);
     int32 score;
     const char *h = rc < 0 ? NULL : ps_get_hyp(u->ps, &score);
     snprintf(text, size, "%s", h ? h : "");

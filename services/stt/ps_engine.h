@@ -34,9 +34,22 @@ void ps_engine_destroy(ps_engine_t **self_p);
 int ps_engine_free_decoders(const ps_engine_t *e);
 int ps_engine_size(const ps_engine_t *e);
 
-/* Takes a free decoder and starts an utterance on it; NULL when none is
- * free (try again when one is released). */
-ps_utt_t *ps_utt_start(ps_engine_t *e);
+/* A caller's channel: PocketSphinx normalises cepstra by a running mean
+ * that it carries from one utterance to the next. Decoders are shared by
+ * callers, so each caller keeps its own mean and lends it to the decoder for
+ * its utterances; otherwise one caller's microphone and noise would skew
+ * the start of another's utterance. Zeroed = not yet known (the model's
+ * initial mean is used). */
+#define PS_CMN_MAX 64
+typedef struct {
+    float mean[PS_CMN_MAX];
+    int len;                /* 0: not yet known */
+} ps_channel_t;
+
+/* Takes a free decoder and starts an utterance on it with the caller's
+ * channel (may be NULL: the model's initial mean); NULL when none is free
+ * (try again when one is released). */
+ps_utt_t *ps_utt_start(ps_engine_t *e, const ps_channel_t *ch);
 
 /* Feeds 16 kHz mono s16 samples. Returns 0 or -1 (decoder error). */
 int ps_utt_feed(ps_utt_t *u, const int16_t *samples, size_t n);
@@ -45,9 +58,9 @@ int ps_utt_feed(ps_utt_t *u, const int16_t *samples, size_t n);
 const char *ps_utt_partial(ps_utt_t *u);
 
 /* Ends the utterance: the final hypothesis is copied into text (always
- * terminated), the decoder goes back to the pool and *u becomes NULL.
- * Returns 0 or -1. */
-int ps_utt_finish(ps_utt_t **u, char *text, size_t size);
+ * terminated), the caller's channel is updated (ch may be NULL), the decoder
+ * goes back to the pool and *u becomes NULL. Returns 0 or -1. */
+int ps_utt_finish(ps_utt_t **u, char *text, size_t size, ps_channel_t *ch);
 
 /* Gives the decoder back without a result (session ended, interrupt). */
 void ps_utt_abandon(ps_utt_t **u);

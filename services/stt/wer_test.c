@@ -24,19 +24,22 @@
 
 #define MODEL "/usr/share/pocketsphinx/model/en-us"
 
-/* Eight of the sixteen are in deploy/stt/agent.txt word for word; the others
- * are new sentences of the same domain. */
-static const char *s_sentences[] = {
-    "Hello, what is your name?",        "What time is it now?",
-    "Tell me a joke please.",           "Can you tell me a long story?",
-    "Thank you very much, goodbye.",    "My name is Alex, how are you?",
-    "What can you do for me?",          "How are you doing today?",
-    "Are you a robot or a person?",     "Good morning, can you help me?",
-    "What is the weather like today?",  "Please repeat that slowly.",
-    "I would like to order a pizza.",   "Do you like music?",
-    "Turn off the lights please.",      "Who made you?",
-};
-#define NSENT (sizeof s_sentences / sizeof s_sentences[0])
+/* tests/stt_corpus.txt: one sentence per line, '#' comments. */
+#define NSENT_MAX 64
+static char s_sentences[NSENT_MAX][256];
+static size_t s_nsent;
+
+static void s_load_corpus(void)
+{
+    FILE *f = fopen("tests/stt_corpus.txt", "r");
+    char line[256];
+    while (f && s_nsent < NSENT_MAX && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (line[0] && line[0] != '#') snprintf(s_sentences[s_nsent++], sizeof s_sentences[0], "%s", line);
+    }
+    if (f) fclose(f);
+}
+#define NSENT s_nsent
 
 static int16_t *s_speak(const char *engine, const char *text, const char *dir, size_t *n)
 {
@@ -124,6 +127,8 @@ int main(void)
     if (!mkdtemp(dir)) return 1;
     s_wer_arithmetic();
     s_lm_errors(dir);
+    s_load_corpus();
+    CHECK(s_nsent >= 10, "corpus: %zu sentences from tests/stt_corpus.txt", s_nsent);
 
     char lm[600], err[512];
     snprintf(lm, sizeof lm, "%s/agent.arpa", dir);
@@ -144,6 +149,7 @@ int main(void)
     for (int en = 0; en < 2; en++) {
         for (int noisy = 0; noisy < 2; noisy++) {
             size_t errs = 0, words = 0;
+            ps_channel_t channel = { .len = 0 };   /* each condition is one caller */
             for (size_t i = 0; i < NSENT; i++) {
                 size_t n = 0;
                 int16_t *x = s_speak(engines[en], s_sentences[i], dir, &n);
@@ -153,9 +159,9 @@ int main(void)
                 }
                 if (noisy) s_add_noise(x, n, 10.0);
                 /* Two utterances at once, like two callers: the pool lends both decoders. */
-                ps_utt_t *u = ps_utt_start(e), *other = ps_utt_start(e);
+                ps_utt_t *u = ps_utt_start(e, &channel), *other = ps_utt_start(e, NULL);
                 if (i == 0 && en == 0 && !noisy)
-                    CHECK(u && other && !ps_utt_start(e), "two utterances take both decoders; a third waits");
+                    CHECK(u && other && !ps_utt_start(e, NULL), "two utterances take both decoders; a third waits");
                 ps_utt_abandon(&other);
                 size_t last_len = 0;
                 int changes = 0;
@@ -166,7 +172,7 @@ int main(void)
                     last_len = len;
                 }
                 char text[1024] = "";
-                if (u) ps_utt_finish(&u, text, sizeof text);
+                if (u) ps_utt_finish(&u, text, sizeof text, &channel);
                 size_t d = wer_add(s_sentences[i], text, &errs, &words);
                 if (changes >= 2) grew++;
                 partials_seen++;
