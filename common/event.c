@@ -71,16 +71,16 @@ static void s_payload(const event_t *ev, bool json, char *buf, size_t size)
         break;
     case VOXMESH__ENVELOPE__PAYLOAD_ENCODED_AUDIO: {
         const Voxmesh__EncodedAudio *a = ev->encoded_audio;
-        snprintf(buf, size, json ? "\"codec\":\"%s\",\"rtp_ts\":%u,\"bytes\":%zu"
-                                 : "codec=%s rtp_ts=%u bytes=%zu",
-                 a->codec, a->rtp_timestamp, a->data.len);
+        snprintf(buf, size, json ? "\"codec\":\"%s\",\"rtp_ts\":%u,\"bytes\":%zu,\"turn\":%" PRIu64
+                                 : "codec=%s rtp_ts=%u bytes=%zu turn=%" PRIu64,
+                 a->codec, a->rtp_timestamp, a->data.len, a->turn_id);
         break;
     }
     case VOXMESH__ENVELOPE__PAYLOAD_PCM_AUDIO: {
         const Voxmesh__PcmAudio *p = ev->pcm_audio;
-        snprintf(buf, size, json ? "\"rate\":%u,\"channels\":%u,\"format\":\"%s\",\"bytes\":%zu"
-                                 : "rate=%u channels=%u format=%s bytes=%zu",
-                 p->sample_rate, p->channels, s_fmt_name(p->format), p->samples.len);
+        snprintf(buf, size, json ? "\"rate\":%u,\"channels\":%u,\"format\":\"%s\",\"bytes\":%zu,\"turn\":%" PRIu64
+                                 : "rate=%u channels=%u format=%s bytes=%zu turn=%" PRIu64,
+                 p->sample_rate, p->channels, s_fmt_name(p->format), p->samples.len, p->turn_id);
         break;
     }
     case VOXMESH__ENVELOPE__PAYLOAD_ENCODED_VIDEO: {

@@ -114,6 +114,46 @@ static void s_print_monitor_event(void *mon, bool json)
     zmq_msg_close(&m2);
 }
 
+/* The conversation, readably: one line per transcript, reply sentence,
+ * reply end and cut, with the session and the turn. False for other events
+ * (printed the generic way). */
+static bool s_format_dialogue(const event_t *ev, char *line, size_t size)
+{
+    const char *who = NULL, *text = NULL;
+    uint64_t turn = 0;
+    char extra[160] = "";
+    switch (ev->payload_case) {
+    case VOXMESH__ENVELOPE__PAYLOAD_STT_PARTIAL:
+        who = "caller …", text = ev->stt_partial->text, turn = ev->stt_partial->utterance_id;
+        break;
+    case VOXMESH__ENVELOPE__PAYLOAD_STT_FINAL:
+        who = "caller", text = ev->stt_final->text, turn = ev->stt_final->utterance_id;
+        if (ev->stt_final->worker && *ev->stt_final->worker)
+            snprintf(extra, sizeof extra, "  (%s)", ev->stt_final->worker);
+        break;
+    case VOXMESH__ENVELOPE__PAYLOAD_LLM_SENTENCE:
+        who = "agent", text = ev->llm_sentence->text, turn = ev->llm_sentence->turn_id;
+        break;
+    case VOXMESH__ENVELOPE__PAYLOAD_TTS_SPOKEN:
+        who = "heard", text = ev->tts_spoken->text, turn = ev->tts_spoken->turn_id;
+        snprintf(extra, sizeof extra, "  (cut: what the caller heard)");
+        break;
+    case VOXMESH__ENVELOPE__PAYLOAD_LLM_DONE:
+        who = "agent", turn = ev->llm_done->turn_id;
+        snprintf(extra, sizeof extra, "[%s, %u sentence%s%s%s]", ev->llm_done->reason ? ev->llm_done->reason : "",
+                 ev->llm_done->sentences, ev->llm_done->sentences == 1 ? "" : "s",
+                 ev->llm_done->detail && *ev->llm_done->detail ? ": " : "",
+                 ev->llm_done->detail ? ev->llm_done->detail : "");
+        break;
+    default:
+        return false;
+    }
+    int64_t age = ev->sent_ts_us && ev->origin_ts_us ? ev->sent_ts_us - ev->origin_ts_us : 0;
+    snprintf(line, size, "session %.12s turn %-3llu %-8s %s%s%s%s  +%.0fms", ev->session_id ? ev->session_id : "-",
+             (unsigned long long)turn, who, text ? "\"" : "", text ? text : "", text ? "\"" : "", extra, age / 1000.0);
+    return true;
+}
+
 static void s_usage(void)
 {
     fprintf(stderr,
@@ -209,7 +249,7 @@ int mon_main(int argc, char **argv)
             } else {
                 char line[2048];
                 if (json) event_format_json(m->ev, m->topic, line, sizeof line);
-                else event_format(m->ev, m->topic, line, sizeof line);
+                else if (!s_format_dialogue(m->ev, line, sizeof line)) event_format(m->ev, m->topic, line, sizeof line);
                 puts(line);
                 fflush(stdout);
             }
