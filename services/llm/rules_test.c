@@ -202,8 +202,8 @@ static void s_shipped(void)
     s = s_say(r, "Tell me a long story.");
     int n = s_sentences(s);
     CHECK(n >= 10 && strlen(s) > 800, "a long story: %d sentences, %zu bytes", n, strlen(s));
-    s = s_say(r, "The weather is lovely today.");
-    CHECK(!strcmp(s, "You said: The weather is lovely today."), "the fallback echoes: %s", s);
+    s = s_say(r, "The cat sat on the mat.");
+    CHECK(!strcmp(s, "You said: The cat sat on the mat."), "the fallback echoes: %s", s);
     rules_destroy(&r);
 }
 

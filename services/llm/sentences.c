@@ -216,14 +216,16 @@ int sentences_push(sentences_t *s, const char *text, size_t len, sentence_fn *fn
     s->len += len;
     size_t end, next;
     while (true) {
-        if (s_find(s, &end, &next)) {
+        /* Leading blanks do not count towards the length. */
+        size_t lead = 0;
+        while (lead < s->len && s_space((unsigned char)s->buf[lead])) lead++;
+        bool found = s_find(s, &end, &next);
+        if (found && end - lead <= s->max_len) {
             s_emit(s, end, next, fn, user);
             continue;
         }
-        /* Too long without an end: cut it (leading blanks do not count). */
-        size_t lead = 0;
-        while (lead < s->len && s_space((unsigned char)s->buf[lead])) lead++;
-        if (s->len - lead <= s->max_len) break;
+        /* Too long, with or without an end: cut it. */
+        if ((found ? end : s->len) - lead <= s->max_len) break;
         size_t cut = lead + s_cut_point(s->buf + lead, s->max_len);
         s_emit(s, cut, cut, fn, user);
     }

@@ -120,6 +120,9 @@ static void s_long(void)
     s_got_t g;
     s_split(&g, "one two three, four five six seven eight nine", 20);
     CHECK(!strcmp(g.out, "one two three,|four five six seven|eight nine"), "cut at the comma, then a space: '%s'", g.out);
+    s_split(&g, "one two three four five six seven eight nine ten eleven. Short.", 20);
+    CHECK(!strcmp(g.out, "one two three four|five six seven|eight nine ten|eleven.|Short."),
+          "a long sentence that arrives whole is cut too: '%s'", g.out);
     char big[1000];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = 0;
