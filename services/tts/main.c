@@ -1,0 +1,224 @@
+/* voxmesh-tts — speaks the agent's replies: llm.sentence. events in, the
+ * session's outbound audio (audio.out.pcm., turn_id set) out, sentence by
+ * sentence and, within a sentence, chunk by chunk as the engine makes it.
+ * A turn.interrupt. cuts the reply at once and publishes what the caller
+ * heard of it (tts.spoken.). Engine: flite, offline. docs/tts.md. */
+#include "service.h"
+#include "queue.h"
+#include "engine_flite.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+typedef struct {
+    service_t *svc;
+    tts_queue_t *queue;
+    engine_flite_t *flite;
+    uint64_t errors_seen;
+} s_tts_t;
+
+/* ---- engine results -> queue ------------------------------------------------------------ */
+
+static void s_engine_audio(void *owner, uint64_t job, const int16_t *samples, size_t frames)
+{
+    s_tts_t *t = owner;
+    tts_queue_audio(t->queue, job, samples, frames, time_now_us());
+}
+
+static void s_engine_done(void *owner, uint64_t job, const char *error)
+{
+    s_tts_t *t = owner;
+    tts_queue_done(t->queue, job, error, time_now_us());
+}
+
+static int s_on_flite(service_t *svc, int fd, short revents, void *arg)
+{
+    (void)svc; (void)fd; (void)revents;
+    s_tts_t *t = arg;
+    engine_flite_dispatch(t->flite);
+    return 0;
+}
+
+/* ---- queue output -> bus ---------------------------------------------------------------- */
+
+static void s_publish_audio(void *user, const tts_audio_t *a)
+{
+    s_tts_t *t = user;
+    Voxmesh__PcmAudio p = VOXMESH__PCM_AUDIO__INIT;
+    p.sample_rate = a->rate;
+    p.channels = 1;
+    p.format = VOXMESH__SAMPLE_FORMAT__SAMPLE_FORMAT_S16;
+    p.samples.data = (uint8_t *)a->samples;      /* host order is little endian on our targets */
+    p.samples.len = a->frames * sizeof(int16_t);
+    p.stream_offset = a->offset;
+    p.turn_id = a->turn;
+    event_t ev = VOXMESH__ENVELOPE__INIT;
+    ev.session_id = (char *)a->session;
+    ev.origin_ts_us = a->origin_us;
+    ev.payload_case = VOXMESH__ENVELOPE__PAYLOAD_PCM_AUDIO;
+    ev.pcm_audio = &p;
+    bus_publish(service_bus(t->svc), TOPIC_AUDIO_OUT_PCM, &ev);
+}
+
+static void s_publish_spoken(void *user, const char *session, uint64_t turn, int64_t origin_us, const char *text)
+{
+    s_tts_t *t = user;
+    Voxmesh__LlmText s = VOXMESH__LLM_TEXT__INIT;
+    s.turn_id = turn;
+    s.text = (char *)text;
+    event_t ev = VOXMESH__ENVELOPE__INIT;
+    ev.session_id = (char *)session;
+    ev.origin_ts_us = origin_us;
+    ev.payload_case = VOXMESH__ENVELOPE__PAYLOAD_TTS_SPOKEN;
+    ev.tts_spoken = &s;
+    bus_publish(service_bus(t->svc), TOPIC_TTS_SPOKEN, &ev);
+}
+
+/* ---- bus events ------------------------------------------------------------------------- */
+
+static int s_on_sentence(service_t *svc, bus_msg_t *msg, void *arg)
+{
+    (void)svc;
+    s_tts_t *t = arg;
+    event_t *ev = msg->ev;
+    if (ev->payload_case != VOXMESH__ENVELOPE__PAYLOAD_LLM_SENTENCE) return 0;
+    Voxmesh__LlmText *s = ev->llm_sentence;
+    tts_queue_sentence(t->queue, ev->session_id, s->turn_id, s->index, s->text, ev->origin_ts_us, time_now_us());
+    return 0;
+}
+
+static int s_on_interrupt(service_t *svc, bus_msg_t *msg, void *arg)
+{
+    (void)svc;
+    s_tts_t *t = arg;
+    if (msg->ev->payload_case != VOXMESH__ENVELOPE__PAYLOAD_TURN_INTERRUPT) return 0;
+    tts_queue_interrupt(t->queue, msg->ev->session_id, msg->ev->origin_ts_us, time_now_us());
+    return 0;
+}
+
+static int s_on_session(service_t *svc, bus_msg_t *msg, void *arg)
+{
+    (void)svc;
+    s_tts_t *t = arg;
+    if (msg->ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_SESSION_ENDED)
+        tts_queue_end(t->queue, msg->ev->session_id);
+    return 0;
+}
+
+/* Idle sessions, and synthesis failures made visible: a health event says
+ * "degraded" right after a second in which jobs failed. */
+static int s_tick(service_t *svc, void *arg)
+{
+    s_tts_t *t = arg;
+    tts_queue_reap(t->queue);
+    tts_queue_stats_t st = tts_queue_stats(t->queue);
+    if (st.errors > t->errors_seen) {
+        char detail[128];
+        snprintf(detail, sizeof detail, "%llu synthesis jobs failed (see the log)",
+                 (unsigned long long)(st.errors - t->errors_seen));
+        service_publish_health(svc, "degraded", detail);
+        t->errors_seen = st.errors;
+    }
+    return 0;
+}
+
+/* ---- setup ------------------------------------------------------------------------------ */
+
+static const service_option_t s_options[] = {
+    { "provider", "flite", "flite (offline)" },
+    { "voice", NULL, "flite: slt, kal, kal16, awb, rms (default slt)" },
+    { "workers", "2", "flite: synthesis threads (jobs at once)" },
+    { "chunk-ms", "100", "audio is published in chunks of at most this length" },
+    { "max-sessions", "1000", "sessions held at once" },
+    { "idle-timeout-ms", "120000", "free a session's state after this long without events" },
+    { "max-pending", "256", "sentence pieces waiting per session" },
+    { "max-piece-chars", "200", "a longer sentence is synthesised in pieces (clause or word boundaries)" },
+    { "max-sentence-chars", "2000", "a longer sentence is cut short" },
+    { "trim-lead-ms", "400", "drop up to this much leading silence from a reply's first audio (0: none)" },
+    { NULL, NULL, NULL }
+};
+
+static int s_queue_config(service_t *svc, tts_queue_config_t *q)
+{
+    long sessions, idle, pending, piece, sentence, trim;
+    if (service_opt_int(svc, "max-sessions", 1, 100000, &sessions) < 0
+        || service_opt_int(svc, "idle-timeout-ms", 1000, 86400000, &idle) < 0
+        || service_opt_int(svc, "max-pending", 1, 100000, &pending) < 0
+        || service_opt_int(svc, "max-piece-chars", 20, 100000, &piece) < 0
+        || service_opt_int(svc, "max-sentence-chars", 1, 1000000, &sentence) < 0
+        || service_opt_int(svc, "trim-lead-ms", 0, 5000, &trim) < 0)
+        return -1;
+    tts_queue_config_defaults(q);
+    q->max_sessions = (size_t)sessions;
+    q->idle_us = (int64_t)idle * 1000;
+    q->max_pending = (size_t)pending;
+    q->max_piece_chars = (size_t)piece;
+    q->max_sentence_chars = (size_t)sentence;
+    q->trim_lead_us = (int64_t)trim * 1000;
+    return 0;
+}
+
+/* The engine the options ask for. */
+static int s_engine(s_tts_t *t, tts_engine_t *engine)
+{
+    service_t *svc = t->svc;
+    const char *provider = service_opt(svc, "provider");
+    tts_engine_sink_t sink = { s_engine_audio, s_engine_done, t };
+    char err[256];
+    if (!strcmp(provider, "flite")) {
+        long workers, chunk_ms;
+        if (service_opt_int(svc, "workers", 1, 64, &workers) < 0
+            || service_opt_int(svc, "chunk-ms", 10, 2000, &chunk_ms) < 0)
+            return -1;
+        engine_flite_config_t fc = { service_opt(svc, "voice"), (size_t)workers, (uint32_t)chunk_ms };
+        t->flite = engine_flite_new(&fc, &sink, err, sizeof err);
+        if (!t->flite) {
+            log_error("%s", err);
+            return -1;
+        }
+        if (service_watch_fd(svc, engine_flite_fd(t->flite), ZMQ_POLLIN, s_on_flite, t) < 0) {
+            log_error("flite: cannot watch the result pipe");
+            return -1;
+        }
+        *engine = engine_flite_engine(t->flite);
+        log_info("flite voice %s at %u Hz, %ld workers", fc.voice ? fc.voice : "slt", engine->rate, workers);
+        return 0;
+    }
+    log_error("--provider: unknown provider \"%s\" (flite)", provider);
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    service_t *svc = service_new("tts", "Speaks the agent's sentences (flite); cut at barge-in.",
+                                 s_options, argc, argv);
+    if (!svc) return 2;
+    s_tts_t t = { .svc = svc };
+    service_publishes(svc, TOPIC_AUDIO_OUT_PCM);
+    service_publishes(svc, TOPIC_TTS_SPOKEN);
+    service_on(svc, TOPIC_LLM_SENTENCE, s_on_sentence, &t);
+    service_on(svc, TOPIC_TURN_INTERRUPT, s_on_interrupt, &t);
+    service_on(svc, TOPIC_SESSION, s_on_session, &t);
+    service_every(svc, 1000, s_tick, &t);
+    int rc = service_start(svc);
+    tts_queue_config_t qc;
+    tts_engine_t engine;
+    if (rc == 0 && (s_queue_config(svc, &qc) < 0 || s_engine(&t, &engine) < 0)) rc = -1;
+    if (rc == 0) {
+        tts_output_t out = { s_publish_audio, s_publish_spoken, &t };
+        t.queue = tts_queue_new(&qc, &engine, &out, service_metrics(svc));
+        if (!t.queue) {
+            log_error("out of memory");
+            rc = -1;
+        }
+    }
+    if (rc == 0) rc = service_run(svc);
+    tts_queue_destroy(&t.queue);       /* cancels jobs: before the engines go */
+    if (t.flite) service_unwatch_fd(svc, engine_flite_fd(t.flite));
+    engine_flite_destroy(&t.flite);
+    service_destroy(&svc);
+    return rc < 0 ? 1 : rc == 1 ? 0 : rc;
+}
