@@ -2,10 +2,12 @@
  * session's outbound audio (audio.out.pcm., turn_id set) out, sentence by
  * sentence and, within a sentence, chunk by chunk as the engine makes it.
  * A turn.interrupt. cuts the reply at once and publishes what the caller
- * heard of it (tts.spoken.). Engine: flite, offline. docs/tts.md. */
+ * heard of it (tts.spoken.). Engines: flite offline (default), or an
+ * OpenAI-compatible or ElevenLabs streaming endpoint. docs/tts.md. */
 #include "service.h"
 #include "queue.h"
 #include "engine_flite.h"
+#include "provider_http.h"
 #include "log.h"
 
 #include <stdio.h>
@@ -17,6 +19,7 @@ typedef struct {
     service_t *svc;
     tts_queue_t *queue;
     engine_flite_t *flite;
+    provider_http_t *http;
     uint64_t errors_seen;
 } s_tts_t;
 
@@ -128,10 +131,19 @@ static int s_tick(service_t *svc, void *arg)
 /* ---- setup ------------------------------------------------------------------------------ */
 
 static const service_option_t s_options[] = {
-    { "provider", "flite", "flite (offline)" },
-    { "voice", NULL, "flite: slt, kal, kal16, awb, rms (default slt)" },
+    { "provider", "flite", "flite (offline), openai or elevenlabs" },
+    { "voice", NULL, "flite: slt, kal, kal16, awb, rms (default slt); openai: a voice name (default alloy); "
+                     "elevenlabs: a voice id" },
     { "workers", "2", "flite: synthesis threads (jobs at once)" },
     { "chunk-ms", "100", "audio is published in chunks of at most this length" },
+    { "base-url", NULL, "openai: default https://api.openai.com/v1 (POST {base-url}/audio/speech); "
+                        "elevenlabs: default https://api.elevenlabs.io" },
+    { "model", NULL, "openai: default gpt-4o-mini-tts; elevenlabs: default eleven_flash_v2_5" },
+    { "api-key-env", NULL, "environment variable holding the API key (default OPENAI_API_KEY / ELEVENLABS_API_KEY)" },
+    { "first-byte-ms", "5000", "providers: deadline for the response to start" },
+    { "total-ms", "60000", "providers: deadline for one request (one piece of text)" },
+    { "max-requests", "64", "providers: requests in flight at once" },
+    { "max-audio-s", "120", "providers: audio one request may bring (an endless stream is cut)" },
     { "max-sessions", "1000", "sessions held at once" },
     { "idle-timeout-ms", "120000", "free a session's state after this long without events" },
     { "max-pending", "256", "sentence pieces waiting per session" },
@@ -187,13 +199,40 @@ static int s_engine(s_tts_t *t, tts_engine_t *engine)
         log_info("flite voice %s at %u Hz, %ld workers", fc.voice ? fc.voice : "slt", engine->rate, workers);
         return 0;
     }
-    log_error("--provider: unknown provider \"%s\" (flite)", provider);
+    if (!strcmp(provider, "openai") || !strcmp(provider, "elevenlabs")) {
+        long first_byte, total, requests, chunk_ms, max_audio;
+        if (service_opt_int(svc, "first-byte-ms", 100, 600000, &first_byte) < 0
+            || service_opt_int(svc, "total-ms", 100, 3600000, &total) < 0
+            || service_opt_int(svc, "max-requests", 1, 1024, &requests) < 0
+            || service_opt_int(svc, "chunk-ms", 10, 2000, &chunk_ms) < 0
+            || service_opt_int(svc, "max-audio-s", 1, 3600, &max_audio) < 0)
+            return -1;
+        const char *env = service_opt(svc, "api-key-env");
+        if (!env) env = !strcmp(provider, "openai") ? "OPENAI_API_KEY" : "ELEVENLABS_API_KEY";
+        const char *key = getenv(env);
+        if (!key || !*key) log_warn("%s: no API key in $%s", provider, env);
+        provider_http_config_t pc = {
+            .provider = provider, .base_url = service_opt(svc, "base-url"), .model = service_opt(svc, "model"),
+            .voice = service_opt(svc, "voice"), .api_key = key, .first_byte_ms = (int)first_byte,
+            .total_ms = (int)total, .max_requests = (size_t)requests, .chunk_ms = (uint32_t)chunk_ms,
+            .max_audio_s = (uint32_t)max_audio,
+        };
+        t->http = provider_http_new(svc, &pc, &sink, err, sizeof err);
+        if (!t->http) {
+            log_error("%s", err);
+            return -1;
+        }
+        *engine = provider_http_engine(t->http);
+        log_info("%s at %u Hz, %ld requests at once", provider, engine->rate, requests);
+        return 0;
+    }
+    log_error("--provider: unknown provider \"%s\" (flite, openai, elevenlabs)", provider);
     return -1;
 }
 
 int main(int argc, char **argv)
 {
-    service_t *svc = service_new("tts", "Speaks the agent's sentences (flite); cut at barge-in.",
+    service_t *svc = service_new("tts", "Speaks the agent's sentences (flite, OpenAI, ElevenLabs); cut at barge-in.",
                                  s_options, argc, argv);
     if (!svc) return 2;
     s_tts_t t = { .svc = svc };
@@ -219,6 +258,7 @@ int main(int argc, char **argv)
     tts_queue_destroy(&t.queue);       /* cancels jobs: before the engines go */
     if (t.flite) service_unwatch_fd(svc, engine_flite_fd(t.flite));
     engine_flite_destroy(&t.flite);
+    provider_http_destroy(&t.http);
     service_destroy(&svc);
     return rc < 0 ? 1 : rc == 1 ? 0 : rc;
 }
