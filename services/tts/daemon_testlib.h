@@ -8,6 +8,7 @@
 #include "bus.h"
 #include "bus_proxy.h"
 #include "log.h"
+#include "test.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -104,13 +105,17 @@ static inline bool dt_stop(dt_stack_t *s)
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-static inline void dt_destroy(dt_stack_t *s)
+/* Stops the daemon and frees the bus; the log is removed unless keep_log. */
+static inline void dt_destroy_keep(dt_stack_t *s, bool keep_log)
 {
     if (s->pid > 0) dt_stop(s);
+    if (!keep_log && s->log[0]) unlink(s->log);
     bus_destroy(&s->pub);
     bus_destroy(&s->sub);
     bus_proxy_destroy(&s->proxy);
 }
+
+#define dt_destroy(s) dt_destroy_keep((s), test_failures_ > 0)
 
 /* The daemon's log so far (malloc'd, "" when none). */
 static inline char *dt_log(const dt_stack_t *s)

@@ -156,6 +156,8 @@ static void s_on_done(http_request_t *r, long status, const char *error, void *u
         snprintf(why, sizeof why, "%s: %s", j->p->name, error);
     } else if (status != 200) {
         snprintf(why, sizeof why, "%s: HTTP %ld", j->p->name, status);
+    } else if (j->frames == 0) {
+        snprintf(why, sizeof why, "%s: HTTP 200 without audio", j->p->name);
     }
     j->busy++;
     if (!why[0] || j->frames > 0) s_emit(j, true);    /* what came before a failure is still said */

@@ -9,7 +9,7 @@
  * first-byte deadline), a mid-stream disconnect, a 500 (whose echo of the
  * key is masked), an endless stream (cut), and an interrupt during a
  * stream (the transfer is closed, nothing of the turn published after the
- * cut). Failures are logged with the session id, counted and reported as
+ * cut), a 200 without audio. Failures are logged with the session id, counted and reported as
  * "degraded" health; the daemon lives on; the key never appears in its
  * debug log. Then a wrong key: the server refuses it, the daemon says so. */
 #include "daemon_testlib.h"
@@ -84,8 +84,8 @@ static int s_fake_count(const char *kind, const char *needle, const char *provid
 
 /* ---- what the daemon sends ----------------------------------------------------------- */
 
-#define NSESS 8
-static const char *const s_names[NSESS] = { "ok", "slow", "fast", "hang", "drop", "err", "endless", "cut" };
+#define NSESS 9
+static const char *const s_names[NSESS] = { "ok", "slow", "fast", "hang", "drop", "err", "endless", "cut", "empty" };
 static const char *const s_texts[NSESS] = {
     "Hello from the fake provider, in odd pieces.",
     "[slow] A slow first byte.",
@@ -95,6 +95,7 @@ static const char *const s_texts[NSESS] = {
     "[500] The server fails.",
     "[endless] This goes on and on.",
     "[trickle] A reply that is cut.",
+    "[empty] Nothing comes.",
 };
 
 typedef struct {
@@ -200,8 +201,11 @@ static void s_run(int port, const char *provider, uint32_t rate)
              provider);
     CHECK(dt_log_count(&st, line) == 1 && a.n[6] <= 3 * rate + rate / 5 && a.n[6] >= 3 * rate,
           "%s: an endless stream is cut after 3 s of audio (%.2f s)", provider, (double)a.n[6] / rate);
-    CHECK(dt_metric(&st, "voxmesh_tts_errors_total") == 4 && degraded >= 1,
-          "%s: 4 errors counted, health said degraded (%d times)", provider, degraded);
+    snprintf(line, sizeof line, "session %s: turn 1 sentence 0: %s synthesis failed: %s: HTTP 200 without audio",
+             sid[8], provider, provider);
+    CHECK(dt_log_count(&st, line) == 1, "%s: a 200 without audio is a failure too", provider);
+    CHECK(dt_metric(&st, "voxmesh_tts_errors_total") == 5 && degraded >= 1,
+          "%s: 5 errors counted, health said degraded (%d times)", provider, degraded);
 
     /* The interrupt during a stream. */
     const dt_event_t *sp = NULL;

@@ -241,9 +241,8 @@ static void s_pump(tts_queue_t *q)
             s->head = p->next;
             if (!s->head) s->tail = NULL;
             s->npending--;
-            s_slot_t *slot = s_slot(q, 0);
-            for (size_t i = 0; !slot && i < q->engine.capacity; i++)
-                if (!q->slots[i].job) slot = &q->slots[i];
+            s_slot_t *slot = q->slots;       /* a free one exists: nactive < capacity */
+            while (slot->job) slot++;
             s->job = ++q->next_job;
             s->active = p;
             s->active_heard = false;

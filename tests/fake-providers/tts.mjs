@@ -21,6 +21,7 @@
 //   [500]      500 with a JSON error that echoes the key (it must be masked)
 //   [endless]  audio forever, as fast as the client takes it
 //   [trickle]  audio forever, in real time (for interrupts)
+//   [empty]    200 and no audio at all
 //
 // Every request is a JSON line in the --log file ({kind:"request", ok, why,
 // provider, text, ...}); a response the client closed before its end is a
@@ -104,6 +105,12 @@ async function respond(req, res, r) {
     state.done = true;
     res.writeHead(500, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ error: { message: `internal error for key ${key}`, type: 'server_error' } }));
+    return;
+  }
+  if (text.includes('[empty]')) {
+    state.done = true;
+    res.writeHead(200, { 'content-type': 'audio/pcm' });
+    res.end();
     return;
   }
   if (text.includes('[slow]')) await sleep(700);
