@@ -148,7 +148,7 @@ build: $(LIB) $(BINS) $(UNIT_TESTS)
 
 run: setup
 	@$(MAKE) --no-print-directory build
-	$(BUILD)/bin/voxmesh up deploy/graphs/parrot
+	$(BUILD)/bin/voxmesh up deploy/graphs/agent
 
 test: setup
 	@$(MAKE) --no-print-directory build fuzz

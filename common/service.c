@@ -522,10 +522,24 @@ static zloop_t *s_loop(service_t *self)
     return self->loop;
 }
 
+/* zloop may still dispatch, in the pass that is running, a poller or a
+ * timer that a handler has just ended (it rebuilds its poll set and drops
+ * ended timers only at the next pass). So its callbacks get the service,
+ * not the watch or timer, and look that up: one that is gone is skipped,
+ * and ending one can free it at once. */
+static s_watch_t *s_find_watch(service_t *self, int fd)
+{
+    if (!self->watches) return NULL;
+    for (s_watch_t *w = zlistx_first(self->watches); w; w = zlistx_next(self->watches))
+        if (w->item.fd == fd) return w;
+    return NULL;
+}
+
 static int s_on_watch(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     (void)loop;
-    s_watch_t *w = arg;
+    s_watch_t *w = s_find_watch(arg, item->fd);
+    if (!w) return 0;   /* ended in this pass */
     return w->fn(w->svc, item->fd, item->revents, w->arg);
 }
 
@@ -542,7 +556,7 @@ int service_watch_fd(service_t *self, int fd, short events, service_fd_fn *fn, v
     s_watch_t *w = calloc(1, sizeof *w);
     if (!w) return -ENOMEM;
     *w = (s_watch_t){ self, { NULL, fd, events, 0 }, fn, arg };
-    if (zloop_poller(loop, &w->item, s_on_watch, w) < 0 || !zlistx_add_end(self->watches, w)) {
+    if (zloop_poller(loop, &w->item, s_on_watch, self) < 0 || !zlistx_add_end(self->watches, w)) {
         zloop_poller_end(loop, &w->item);
         free(w);
         return -ENOMEM;
@@ -564,14 +578,17 @@ void service_unwatch_fd(service_t *self, int fd)
 
 static int s_on_once(zloop_t *loop, int timer_id, void *arg)
 {
-    (void)loop; (void)timer_id;
-    s_once_t *o = arg;
-    service_t *svc = o->svc;
-    service_timer_fn *fn = o->fn;
-    void *farg = o->arg;
-    void *handle = zlistx_find(svc->onces, o);
-    if (handle) zlistx_delete(svc->onces, handle);   /* frees o: it fired */
-    return fn(svc, farg);
+    (void)loop;
+    service_t *svc = arg;
+    if (!svc->onces) return 0;
+    for (s_once_t *o = zlistx_first(svc->onces); o; o = zlistx_next(svc->onces)) {
+        if (o->id != timer_id) continue;
+        service_timer_fn *fn = o->fn;
+        void *farg = o->arg;
+        zlistx_delete(svc->onces, zlistx_cursor(svc->onces));   /* it fired: free it first, fn may add timers */
+        return fn(svc, farg);
+    }
+    return 0;   /* cancelled in this pass */
 }
 
 int service_after(service_t *self, int delay_ms, service_timer_fn *fn, void *arg)
@@ -586,7 +603,7 @@ int service_after(service_t *self, int delay_ms, service_timer_fn *fn, void *arg
     s_once_t *o = calloc(1, sizeof *o);
     if (!o) return -ENOMEM;
     *o = (s_once_t){ self, 0, fn, arg };
-    o->id = zloop_timer(loop, (size_t)(delay_ms > 0 ? delay_ms : 0), 1, s_on_once, o);
+    o->id = zloop_timer(loop, (size_t)(delay_ms > 0 ? delay_ms : 0), 1, s_on_once, self);
     if (o->id < 0 || !zlistx_add_end(self->onces, o)) {
         if (o->id >= 0) zloop_timer_end(loop, o->id);
         free(o);

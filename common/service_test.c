@@ -155,8 +155,16 @@ static void s_run(void)
  * watch reads it, cancels a second timer and stops the service. */
 typedef struct {
     int pipe[2];
-    int fired, read, cancelled_fired, id;
+    int fired, read, cancelled_fired, id, same_pass_id;
 } s_watch_state_t;
+
+/* Due in the same pass as s_watch_never's twin: cancels it from inside. */
+static int s_watch_cancel_twin(service_t *svc, void *arg)
+{
+    s_watch_state_t *w = arg;
+    service_cancel(svc, w->same_pass_id);
+    return 0;
+}
 
 static int s_watch_timer(service_t *svc, void *arg)
 {
@@ -194,12 +202,15 @@ static void s_watch(void)
     CHECK(service_after(s, 20, s_watch_timer, &w) >= 0, "a one-shot timer");
     w.id = service_after(s, 200, s_watch_never, &w);
     CHECK(w.id >= 0, "a second one-shot timer");
+    CHECK(service_after(s, 5, s_watch_cancel_twin, &w) >= 0, "a timer that cancels another due at the same time");
+    w.same_pass_id = service_after(s, 5, s_watch_never, &w);
     int rc = service_start(s);
     int64_t t0 = time_mono_us();
     if (rc == 0) rc = service_run(s);
     CHECK(w.fired == 1 && w.read == 1, "the timer fired once and the watch saw the byte (%d, %d)", w.fired, w.read);
     usleep(250000);
-    CHECK(w.cancelled_fired == 0 && time_mono_us() - t0 < 200000 + 250000, "the cancelled timer never fired");
+    CHECK(w.cancelled_fired == 0 && time_mono_us() - t0 < 200000 + 250000,
+          "the cancelled timers never fired (one of them cancelled in the pass it was due)");
     service_destroy(&s);
     close(w.pipe[0]);
     close(w.pipe[1]);
