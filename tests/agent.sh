@@ -51,7 +51,7 @@ say "Tell me a long story." "$T/b1.wav" 0
 flite -voice slt -t "Wait, please be quiet." -o "$T/say.wav" && sox "$T/say.wav" -r 48000 "$T/b2.wav"
 b1=$(soxi -D "$T/b1.wav")
 gap=5.5                                     # question end -> barge-in: ~4.5 s into the reply
-sox "$T/b1.wav" -n -r 48000 -c 1 "$T/gap.wav" 2>/dev/null; sox -n -r 48000 -c 1 -b 16 "$T/gap.wav" trim 0 "$gap"
+sox -n -r 48000 -c 1 -b 16 "$T/gap.wav" trim 0 "$gap"
 sox "$T/b1.wav" "$T/gap.wav" "$T/b2.wav" "$T/q3.wav" pad 0 6
 barge_at=$(awk -v a="$b1" -v g="$gap" 'BEGIN{print a + g}')
 b2=$(soxi -D "$T/b2.wav")

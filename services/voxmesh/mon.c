@@ -218,6 +218,8 @@ int mon_main(int argc, char **argv)
     zmq_connect(mon, mon_ep);
 
     for (int i = 0; i < nprefixes; i++) bus_subscribe(bus, prefixes[i]);
+    bool show_deltas = false;
+    for (int i = 0; i < nprefixes; i++) show_deltas |= !strncmp(prefixes[i], "llm.delta.", 10);
     if (nprefixes == 0) zsock_set_subscribe(bus_sub_socket(bus), "");
     else bus_subscribe(bus, "health.bus.");
 
@@ -249,7 +251,12 @@ int mon_main(int argc, char **argv)
             } else {
                 char line[2048];
                 if (json) event_format_json(m->ev, m->topic, line, sizeof line);
+                else if (m->ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_LLM_DELTA && !show_deltas) line[0] = 0;
                 else if (!s_format_dialogue(m->ev, line, sizeof line)) event_format(m->ev, m->topic, line, sizeof line);
+                if (!line[0]) {   /* a token of a reply: its sentences show it (ask for llm.delta. to see them) */
+                    bus_msg_destroy(&m);
+                    continue;
+                }
                 puts(line);
                 fflush(stdout);
             }
