@@ -57,7 +57,7 @@ if [ $unit_only -eq 0 ]; then
             corpus="fuzz/corpus/$n"
             mkdir -p "$logdir/corpus-$n"
             seeds=""; [ -d "$corpus" ] && seeds="$corpus"
-            run_one "fuzz/$n" 120 "$f" -max_total_time=${FUZZ_SECONDS:-10} -rss_limit_mb=2048 \
+            run_one "fuzz/$n" 120 "$f" -max_total_time=${FUZZ_SECONDS:-5} -rss_limit_mb=2048 \
                 "$logdir/corpus-$n" $seeds
         done
     fi
