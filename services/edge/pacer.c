@@ -31,6 +31,10 @@ struct pacer {
 };
 
 #define PACER_FLOOR_WINDOW_US 2000000
+/* A frame within this of its slot is on time: GLib's main loop wakes with
+ * millisecond granularity anyway, and a real-time stream pushed a few
+ * microseconds before its slot must not wait a whole loop iteration. */
+#define PACER_SLACK_US 1000
 #define PACER_NO_FLOOR INT64_MAX
 
 typedef struct {
@@ -119,7 +123,7 @@ static void s_send_due(pacer_t *self, int64_t now)
             self->next_us = now + self->last_duration_us;
             continue;
         }
-        if (now < self->next_us) break;
+        if (now + PACER_SLACK_US < self->next_us) break;
         unsigned gaps = 0;
         int64_t late = now - self->next_us;
         if (self->next_us == 0) {
