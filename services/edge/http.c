@@ -9,15 +9,19 @@
  * keeps an s_pss_t that points at the current HTTP request or at the
  * WebSocket connection. Responses are built when decided and written from
  * the WRITEABLE callbacks, which lets a WHIP request wait for the backend's
- * asynchronous answer without blocking anything. */
+ * asynchronous answer without blocking anything. An event stream (GET
+ * /whip/<id>/events) is an HTTP response that never completes: its headers,
+ * then whatever the backend queues, written from the same callback. */
 #include "http.h"
 
 #include <errno.h>
+#include <glib-unix.h>
 #include <libwebsockets.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "log.h"
 #include "www.h"
@@ -32,11 +36,13 @@ extern const www_file_t edge_www_files[];
 #define S_PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define S_WS_RX_DEFAULT (256 * 1024)
 #define S_WS_TRY_AGAIN_LATER 1013   /* RFC 6455 registry; lws 4.1 has no name for it */
+#define S_EVENTS_SUFFIX "/events"
 
 typedef enum { M_OTHER, M_GET, M_HEAD, M_POST, M_PUT, M_PATCH, M_DELETE, M_OPTIONS } s_method_t;
 
 typedef enum {
     R_NOT_FOUND, R_HEALTH, R_METRICS, R_STATIC, R_WHIP, R_WHIP_RES, R_WS,
+    R_EVENTS_WHIP, R_EVENTS_WS,     /* /whip/<id>/events, /ws/<id>/events */
 } s_route_t;
 
 typedef struct s_req s_req_t;
@@ -110,9 +116,35 @@ struct edge_ws {
     GList link;                     /* in http->conns */
 };
 
+/* One queued server-sent event, already framed ("data: ...\n\n"). */
+typedef struct {
+    size_t len;
+    bool droppable;
+    char text[];
+} s_event_t;
+
+struct edge_sse {
+    edge_http_t *http;
+    struct lws *wsi;
+    char id[WHIP_ID_LEN + 1];       /* the session */
+    bool accepted;                  /* events_open said yes: events_close is due */
+    bool closing;                   /* nothing more is queued; close after the queue */
+    bool headers_sent;
+    bool keepalive_due;
+    bool wrote;                     /* since the last keep-alive tick */
+    unsigned char *hdr;             /* LWS_PRE + S_HDR_MAX */
+    size_t hdr_len;
+    GQueue queue;                   /* s_event_t */
+    size_t queue_bytes;
+    uint64_t sent, dropped;
+    GSource *hangup;                /* watches the socket for the client's close */
+    GList link;                     /* in http->streams */
+};
+
 typedef struct {
     s_req_t *req;
     edge_ws_t *ws;
+    edge_sse_t *sse;
 } s_pss_t;
 
 struct edge_http {
@@ -130,12 +162,16 @@ struct edge_http {
     whip_table_t *whip;
     GQueue replies;                 /* pending edge_whip_reply_t */
     GQueue conns;                   /* edge_ws_t */
+    GQueue streams;                 /* edge_sse_t */
+    GSource *keepalive;             /* pings idle event streams */
+    bool destroying;
     log_ratelimit_t rl;
     /* counters for /metrics */
     uint64_t responses[6];          /* by status class 1xx..5xx, [0] unused */
     uint64_t whip_created, whip_deleted, whip_dropped, whip_timeouts;
     uint64_t ws_accepted, ws_refused, ws_rx_msgs, ws_rx_bytes, ws_tx_msgs, ws_tx_bytes;
     uint64_t ws_dropped_msgs, ws_dropped_bytes;
+    uint64_t sse_opened, sse_refused, sse_events, sse_dropped;
 };
 
 static log_ratelimit_t s_lws_rl = LOG_RATELIMIT_INIT(10000, 20);
@@ -206,8 +242,22 @@ static const char *s_allow(s_route_t route)
     switch (route) {
     case R_WHIP: return "POST, OPTIONS";
     case R_WHIP_RES: return "PATCH, DELETE, OPTIONS";
+    case R_EVENTS_WHIP: case R_EVENTS_WS: return "GET, OPTIONS";
     default: return "GET, HEAD, OPTIONS";
     }
+}
+
+/* `rest` is "<id>/events": copies the id when it is well-formed. */
+static bool s_events_path(const char *rest, char *id_out)
+{
+    char id[WHIP_ID_LEN + 1];
+    if (strlen(rest) != WHIP_ID_LEN + strlen(S_EVENTS_SUFFIX) || strcmp(rest + WHIP_ID_LEN, S_EVENTS_SUFFIX))
+        return false;
+    memcpy(id, rest, WHIP_ID_LEN);
+    id[WHIP_ID_LEN] = '\0';
+    if (whip_id_valid(id))
+        memcpy(id_out, id, sizeof id);
+    return true;                    /* a malformed id: the route, with no id (404) */
 }
 
 static s_route_t s_route(const char *path, char *id_out, const www_file_t **file)
@@ -217,6 +267,8 @@ static s_route_t s_route(const char *path, char *id_out, const www_file_t **file
     if (!strcmp(path, "/metrics")) return R_METRICS;
     if (!strcmp(path, "/whip")) return R_WHIP;
     if (!strcmp(path, "/ws")) return R_WS;
+    if (!strncmp(path, "/whip/", 6) && s_events_path(path + 6, id_out)) return R_EVENTS_WHIP;
+    if (!strncmp(path, "/ws/", 4) && s_events_path(path + 4, id_out)) return R_EVENTS_WS;
     if (!strncmp(path, "/whip/", 6)) {
         /* Malformed ids stay R_WHIP_RES with an empty id: a 404, not a 400,
          * so that probing learns nothing about the id format. */
@@ -231,6 +283,9 @@ static s_route_t s_route(const char *path, char *id_out, const www_file_t **file
 /* ---- HTTP responses ----------------------------------------------------------- */
 
 static void s_req_free(s_req_t *req);
+static int s_headers(edge_http_t *http, struct lws *wsi, unsigned char *buf, int status, const char *ctype,
+                     bool has_len, size_t len, const char *cache, bool close, const char *const *extra);
+static void s_sse_end_session(edge_http_t *http, const char *id, const char *reason);
 
 /* Builds the response of req: status, content type (NULL = none), a body
  * (copied when `copy`), and extra headers as NULL-terminated name/value pairs
@@ -265,14 +320,35 @@ static void s_respond(s_req_t *req, int status, const char *ctype, const void *b
     req->out = body;
     req->out_len = req->method == M_HEAD ? 0 : len;
     req->out_off = 0;
+    /* RFC 9110 6.4.1: no Content-Length in a 204 (or 1xx). */
+    int n = s_headers(http, wsi, req->hdr, status, ctype, status != 204, len,
+                      req->route == R_STATIC ? "no-cache" : "no-store", req->close_after, extra);
+    if (n < 0) {
+        log_error("http: response header block overflow (status %d)", status);
+        req->close_after = true;
+        req->hdr_len = 0;
+    } else {
+        req->hdr_len = (size_t)n;
+    }
+    /* Bytes of the request body still on the way would be read as the next
+     * request; answer when they are in (they are bounded by max_body). */
+    if (!req->body_pending)
+        lws_callback_on_writable(wsi);
+}
 
-    unsigned char *start = req->hdr + LWS_PRE, *p = start, *end = start + S_HDR_MAX;
+/* Builds a response header block into buf (LWS_PRE + S_HDR_MAX): status,
+ * content type (NULL = none), Content-Length when `has_len`, the CORS and
+ * cache headers every response carries, `extra` NULL-terminated name/value
+ * pairs, and Connection: close when `close`. Returns its length, or -1. */
+static int s_headers(edge_http_t *http, struct lws *wsi, unsigned char *buf, int status, const char *ctype,
+                     bool has_len, size_t len, const char *cache, bool close, const char *const *extra)
+{
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = start + S_HDR_MAX;
     bool bad = lws_add_http_header_status(wsi, (unsigned)status, &p, end) != 0;
     if (ctype)
         bad |= lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
                                             (const unsigned char *)ctype, (int)strlen(ctype), &p, end) != 0;
-    /* RFC 9110 6.4.1: no Content-Length in a 204 (or 1xx). */
-    if (status != 204)
+    if (has_len)
         bad |= lws_add_http_header_content_length(wsi, len, &p, end) != 0;
     const char *origin = http->cors_origin;
     bad |= lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-origin:",
@@ -282,7 +358,6 @@ static void s_respond(s_req_t *req, int status, const char *ctype, const void *b
     if (strcmp(origin, "*") != 0)
         bad |= lws_add_http_header_by_name(wsi, (const unsigned char *)"vary:",
                                            (const unsigned char *)"Origin", 6, &p, end) != 0;
-    const char *cache = req->route == R_STATIC ? "no-cache" : "no-store";
     bad |= lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                        (const unsigned char *)cache, (int)strlen(cache), &p, end) != 0;
     bad |= lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
@@ -290,21 +365,11 @@ static void s_respond(s_req_t *req, int status, const char *ctype, const void *b
     for (const char *const *kv = extra; kv && kv[0]; kv += 2)
         bad |= lws_add_http_header_by_name(wsi, (const unsigned char *)kv[0],
                                            (const unsigned char *)kv[1], (int)strlen(kv[1]), &p, end) != 0;
-    if (req->close_after)
+    if (close)
         bad |= lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
                                             (const unsigned char *)"close", 5, &p, end) != 0;
     bad |= lws_finalize_http_header(wsi, &p, end) != 0;
-    if (bad) {
-        log_error("http: response header block overflow (status %d)", status);
-        req->close_after = true;
-        req->hdr_len = 0;
-    } else {
-        req->hdr_len = (size_t)(p - start);
-    }
-    /* Bytes of the request body still on the way would be read as the next
-     * request; answer when they are in (they are bounded by max_body). */
-    if (!req->body_pending)
-        lws_callback_on_writable(wsi);
+    return bad ? -1 : (int)(p - start);
 }
 
 /* A text/plain response carrying a reason for the client. */
@@ -556,6 +621,7 @@ int edge_http_whip_end(edge_http_t *http, const char *session_id)
     whip_table_remove(http->whip, session_id);
     http->whip_deleted++;
     log_info("whip %s: ended by the media server", session_id);
+    s_sse_end_session(http, session_id, "session ended");
     return 0;
 }
 
@@ -577,7 +643,9 @@ static void s_req_free(s_req_t *req)
     free(req);
 }
 
-static bool s_authorized(edge_http_t *http, struct lws *wsi, bool allow_query)
+/* `query` names the URL parameter ("token=") that may carry the token
+ * where a browser cannot set a header (WebSocket, EventSource); NULL: none. */
+static bool s_authorized(edge_http_t *http, struct lws *wsi, const char *query)
 {
     const char *token = http->bearer_token;
     if (!token)
@@ -591,10 +659,11 @@ static bool s_authorized(edge_http_t *http, struct lws *wsi, bool allow_query)
         while (len && (t[len - 1] == ' ' || t[len - 1] == '\t')) len--;
         return s_token_equal(t, len, token);
     }
-    /* Browsers cannot set headers on a WebSocket: RFC 6750 2.3 query form,
-     * only when there is no Authorization header at all. */
-    if (allow_query && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0) {
-        const char *v = lws_get_urlarg_by_name(wsi, "access_token=", buf, (int)sizeof buf);
+    /* Browsers cannot set headers on a WebSocket or an EventSource: the
+     * token in the query (RFC 6750 2.3), only when there is no
+     * Authorization header at all. */
+    if (query && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0) {
+        const char *v = lws_get_urlarg_by_name(wsi, query, buf, (int)sizeof buf);
         if (v)
             return s_token_equal(v, strlen(v), token);
     }
@@ -657,6 +726,14 @@ static void s_metrics(s_req_t *req)
              "Audio messages dropped on full send queues.", http->ws_dropped_msgs);
     s_metric(s, "voxmesh_edge_ws_tx_dropped_bytes_total", "counter",
              "Audio bytes dropped on full send queues.", http->ws_dropped_bytes);
+    s_metric(s, "voxmesh_edge_event_streams", "gauge", "Open event streams (GET .../events).",
+             g_queue_get_length(&http->streams));
+    s_metric(s, "voxmesh_edge_event_streams_opened_total", "counter", "Event streams opened.", http->sse_opened);
+    s_metric(s, "voxmesh_edge_event_streams_refused_total", "counter",
+             "Event streams refused (no such session, limits).", http->sse_refused);
+    s_metric(s, "voxmesh_edge_events_sent_total", "counter", "Events written to event streams.", http->sse_events);
+    s_metric(s, "voxmesh_edge_events_dropped_total", "counter",
+             "Events dropped on full event stream queues.", http->sse_dropped);
     if (http->backend.metrics)
         http->backend.metrics(http->arg, s);
     s_respond(req, 200, S_PROM_TYPE, s->str, s->len, true, NULL);
@@ -683,6 +760,7 @@ static bool s_method_allowed(s_route_t route, s_method_t m)
     switch (route) {
     case R_WHIP: return m == M_POST;
     case R_WHIP_RES: return m == M_PATCH || m == M_DELETE;
+    case R_EVENTS_WHIP: case R_EVENTS_WS: return m == M_GET;
     default: return m == M_GET || m == M_HEAD;
     }
 }
@@ -715,6 +793,8 @@ static bool s_body_framing_ok(s_req_t *req)
     return true;
 }
 
+static void s_events_open(s_req_t *req, s_pss_t *pss);
+
 static void s_on_http(edge_http_t *http, struct lws *wsi, s_pss_t *pss, const char *uri)
 {
     s_req_free(pss->req);
@@ -741,7 +821,8 @@ static void s_on_http(edge_http_t *http, struct lws *wsi, s_pss_t *pss, const ch
         s_preflight(req);
         return;
     }
-    if (req->route != R_STATIC && !s_authorized(http, wsi, false)) {
+    bool events = req->route == R_EVENTS_WHIP || req->route == R_EVENTS_WS;
+    if (req->route != R_STATIC && !s_authorized(http, wsi, events ? "token=" : NULL)) {
         char buf[8];
         s_unauthorized(req, s_hdr(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, buf, sizeof buf) != 0);
         return;
@@ -764,6 +845,10 @@ static void s_on_http(edge_http_t *http, struct lws *wsi, s_pss_t *pss, const ch
     case R_WS:
         s_respond_text(req, 426, "this is a WebSocket endpoint",
                        (const char *const[]){ "upgrade:", "websocket", NULL });
+        return;
+    case R_EVENTS_WHIP:
+    case R_EVENTS_WS:
+        s_events_open(req, pss);
         return;
     case R_WHIP: {
         char ctype[128];
@@ -791,6 +876,7 @@ static void s_on_http(edge_http_t *http, struct lws *wsi, s_pss_t *pss, const ch
             whip_table_remove(http->whip, req->id);
             http->whip_deleted++;
             log_info("whip %s: deleted by the client", req->id);
+            s_sse_end_session(http, req->id, "session deleted");
             if (http->backend.whip_delete)
                 http->backend.whip_delete(http->arg, req->id, session);
             s_respond(req, 200, NULL, NULL, 0, false, NULL);
@@ -1120,6 +1206,8 @@ static void s_ws_gone(edge_ws_t *conn)
     g_queue_unlink(&http->conns, &conn->link);
     s_ws_stop_hello_timer(conn);
     conn->state = WS_CLOSING;
+    if (conn->accepted && !http->destroying)
+        s_sse_end_session(http, conn->id, "session ended");
     if (conn->accepted) {
         log_info("ws %s: closed (rx %" G_GUINT64_FORMAT " msgs, tx %" G_GUINT64_FORMAT
                  ", dropped %" G_GUINT64_FORMAT ")", conn->id, (guint64)conn->rx_msgs,
@@ -1210,6 +1298,369 @@ uint64_t edge_ws_dropped(edge_ws_t *conn)
     return conn ? conn->dropped_msgs : 0;
 }
 
+/* ---- event streams (server-sent events) ------------------------------------------ */
+
+static void s_sse_free(edge_sse_t *sse)
+{
+    if (sse->hangup) {
+        g_source_destroy(sse->hangup);
+        g_source_unref(sse->hangup);
+    }
+    s_event_t *e;
+    while ((e = g_queue_pop_head(&sse->queue)))
+        free(e);
+    free(sse->hdr);
+    free(sse);
+}
+
+/* The client is gone (or the server is going): the backend lets go. */
+static void s_sse_gone(edge_sse_t *sse)
+{
+    if (!sse)
+        return;
+    edge_http_t *http = sse->http;
+    g_queue_unlink(&http->streams, &sse->link);
+    log_debug("events %s: stream closed (%" G_GUINT64_FORMAT " sent, %" G_GUINT64_FORMAT " dropped)",
+              sse->id, (guint64)sse->sent, (guint64)sse->dropped);
+    if (sse->accepted && http->backend.events_close)
+        http->backend.events_close(http->arg, sse);
+    s_sse_free(sse);
+}
+
+/* Frames `data` as one event: a `data:` line per line of it, then a blank
+ * line (the event's end). A lone CR or CRLF also ends an SSE line, so every
+ * kind of line break becomes a new data: line and none reaches the client
+ * raw. */
+static s_event_t *s_sse_frame(const char *data, size_t len, bool droppable)
+{
+    size_t lines = 1;
+    for (size_t i = 0; i < len; i++)
+        if (data[i] == '\n' || data[i] == '\r') lines++;
+    s_event_t *e = malloc(sizeof *e + len + lines * 7 + 2);
+    if (!e)
+        return NULL;
+    char *p = e->text;
+    memcpy(p, "data: ", 6);
+    p += 6;
+    for (size_t i = 0; i < len; i++) {
+        if (data[i] == '\r' || data[i] == '\n') {
+            if (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n') i++;
+            memcpy(p, "\ndata: ", 7);
+            p += 7;
+        } else {
+            *p++ = data[i];
+        }
+    }
+    *p++ = '\n';
+    *p++ = '\n';
+    e->len = (size_t)(p - e->text);
+    e->droppable = droppable;
+    return e;
+}
+
+static void s_sse_drop(edge_sse_t *sse, GList *l)
+{
+    s_event_t *e = l->data;
+    g_queue_delete_link(&sse->queue, l);
+    sse->queue_bytes -= e->len;
+    sse->dropped++;
+    sse->http->sse_dropped++;
+    free(e);
+}
+
+/* Queues an event even on a closing stream (the last one, "end"). */
+static int s_sse_queue(edge_sse_t *sse, const char *data, size_t len, bool droppable)
+{
+    edge_http_t *http = sse->http;
+    size_t limit = http->cfg.sse_queue_bytes;
+    s_event_t *e = s_sse_frame(data, len, droppable);
+    if (!e)
+        return -ENOMEM;
+    if (e->len > limit) {
+        free(e);
+        sse->dropped++;
+        http->sse_dropped++;
+        return -EMSGSIZE;
+    }
+    /* A client that does not read must not grow the edge's memory, and the
+     * loop never waits for it: make room, superseded events first (a
+     * partial transcript or a reply delta is repeated by the final or the
+     * sentence that follows). The scan is linear in a queue of at most
+     * sse_queue_bytes, and only runs when the queue is full. */
+    uint64_t dropped0 = sse->dropped;
+    while (sse->queue_bytes + e->len > limit && sse->queue.length) {
+        GList *victim = sse->queue.head;
+        for (GList *l = sse->queue.head; l; l = l->next)
+            if (((s_event_t *)l->data)->droppable) {
+                victim = l;
+                break;
+            }
+        s_sse_drop(sse, victim);
+    }
+    if (sse->dropped > dropped0 && s_peer_log_ok(http))
+        log_warn("events %s: stream queue full, dropped %" G_GUINT64_FORMAT " old event(s) (%" G_GUINT64_FORMAT
+                 " in total)", sse->id, (guint64)(sse->dropped - dropped0), (guint64)sse->dropped);
+    g_queue_push_tail(&sse->queue, e);
+    sse->queue_bytes += e->len;
+    lws_callback_on_writable(sse->wsi);
+    return 0;
+}
+
+int edge_sse_send(edge_sse_t *stream, const char *data, size_t len, bool droppable)
+{
+    if (!stream || stream->closing)
+        return -EPIPE;
+    return s_sse_queue(stream, data, len, droppable);
+}
+
+void edge_sse_close(edge_sse_t *stream)
+{
+    if (!stream || stream->closing)
+        return;
+    stream->closing = true;
+    lws_callback_on_writable(stream->wsi);
+}
+
+const char *edge_sse_session(edge_sse_t *stream)
+{
+    return stream ? stream->id : NULL;
+}
+
+uint64_t edge_sse_dropped(edge_sse_t *stream)
+{
+    return stream ? stream->dropped : 0;
+}
+
+/* The session is over: each of its streams gets a last event saying so
+ * (the page then closes its EventSource instead of reconnecting to a 404)
+ * and ends after its queue. */
+static void s_sse_end_session(edge_http_t *http, const char *id, const char *reason)
+{
+    for (GList *l = http->streams.head; l; l = l->next) {
+        edge_sse_t *sse = l->data;
+        if (sse->closing || strcmp(sse->id, id) != 0)
+            continue;
+        char json[160];
+        int n = snprintf(json, sizeof json, "{\"type\":\"end\",\"reason\":\"%s\"}", reason);
+        s_sse_queue(sse, json, (size_t)n, false);
+        sse->closing = true;
+    }
+}
+
+/* The client's side of a stream: it never sends anything after its
+ * request, so readable means it closed (or misbehaves): end the stream. */
+static gboolean s_sse_on_hangup(gint fd, GIOCondition cond, gpointer data)
+{
+    (void)cond;
+    edge_sse_t *sse = data;
+    char buf[256];
+    ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return G_SOURCE_CONTINUE;
+    log_debug("events %s: %s", sse->id, n == 0 ? "the client closed the stream" : "unexpected bytes from the client");
+    g_source_unref(sse->hangup);
+    sse->hangup = NULL;
+    s_event_t *e;
+    while ((e = g_queue_pop_head(&sse->queue)))
+        free(e);
+    sse->queue_bytes = 0;
+    sse->closing = true;
+    lws_callback_on_writable(sse->wsi);
+    return G_SOURCE_REMOVE;
+}
+
+/* lws 4.1 never reads an HTTP/1 connection whose transaction goes on (an
+ * event stream's does, for good), so it would miss the client's close, and
+ * the loop would spin on the closed socket's standing POLLIN (lws issue
+ * #2455; measured: a core). So the stream watches the socket itself and
+ * ends at the first byte or EOF. (Turning lws's own POLLIN off with rx flow
+ * control instead stalls its writes on this connection in 4.1.6.) */
+static void s_sse_watch_hangup(edge_sse_t *sse)
+{
+    int fd = lws_get_socket_fd(sse->wsi);
+    if (fd < 0)
+        return;
+    sse->hangup = g_unix_fd_source_new(fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+    g_source_set_callback(sse->hangup, (GSourceFunc)(void (*)(void))s_sse_on_hangup, sse, NULL);
+    g_source_attach(sse->hangup, sse->http->gctx);
+}
+
+/* Writes the headers, then the queued events (as many as fit one write),
+ * a keep-alive comment when one is due, or closes once a closing stream's
+ * queue is empty. Returns -1 to close the connection. */
+static int s_sse_writeable(edge_sse_t *sse)
+{
+    edge_http_t *http = sse->http;
+    struct lws *wsi = sse->wsi;
+    if (!sse->headers_sent) {
+        sse->headers_sent = true;
+        if (lws_write(wsi, sse->hdr + LWS_PRE, sse->hdr_len, LWS_WRITE_HTTP_HEADERS) != (int)sse->hdr_len)
+            return -1;
+        free(sse->hdr);
+        sse->hdr = NULL;
+        /* No idle timeout from here on. (lws_http_mark_sse() does this
+         * too, but complains on HTTP/1 that it is not an h2 stream.) */
+        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+        s_sse_watch_hangup(sse);
+        if (sse->queue.length || sse->closing)
+            lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (!sse->queue.length) {
+        if (sse->closing)
+            return -1;
+        if (sse->keepalive_due) {
+            static const char ping[] = ": keepalive\n\n";
+            unsigned char buf[LWS_PRE + sizeof ping];
+            memcpy(buf + LWS_PRE, ping, sizeof ping - 1);
+            sse->keepalive_due = false;
+            sse->wrote = true;
+            if (lws_write(wsi, buf + LWS_PRE, sizeof ping - 1, LWS_WRITE_HTTP) != (int)sizeof ping - 1)
+                return -1;
+        }
+        return 0;
+    }
+    /* Coalesce: at least one event, then more while they fit S_CHUNK. */
+    size_t total = 0;
+    for (GList *l = sse->queue.head; l; l = l->next) {
+        size_t n = ((s_event_t *)l->data)->len;
+        if (total && total + n > S_CHUNK)
+            break;
+        total += n;
+    }
+    unsigned char *buf = malloc(LWS_PRE + total);
+    if (!buf)
+        return -1;
+    size_t off = 0;
+    while (off < total) {
+        s_event_t *e = g_queue_pop_head(&sse->queue);
+        memcpy(buf + LWS_PRE + off, e->text, e->len);
+        off += e->len;
+        sse->queue_bytes -= e->len;
+        sse->sent++;
+        http->sse_events++;
+        free(e);
+    }
+    int n = lws_write(wsi, buf + LWS_PRE, total, LWS_WRITE_HTTP);
+    free(buf);
+    if (n < (int)total)
+        return -1;
+    sse->wrote = true;
+    sse->keepalive_due = false;
+    if (sse->queue.length || sse->closing)
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* Every sse_keepalive_ms: a comment line on each stream that wrote nothing
+ * since the last tick, so that proxies keep it open and a vanished client
+ * is noticed by a failing write. */
+static gboolean s_sse_keepalive(gpointer data)
+{
+    edge_http_t *http = data;
+    for (GList *l = http->streams.head; l; l = l->next) {
+        edge_sse_t *sse = l->data;
+        if (sse->headers_sent && !sse->wrote && !sse->closing) {
+            sse->keepalive_due = true;
+            lws_callback_on_writable(sse->wsi);
+        }
+        sse->wrote = false;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static edge_ws_t *s_ws_find(edge_http_t *http, const char *id)
+{
+    for (GList *l = http->conns.head; l; l = l->next) {
+        edge_ws_t *conn = l->data;
+        if (conn->accepted && conn->state == WS_OPEN && !strcmp(conn->id, id))
+            return conn;
+    }
+    return NULL;
+}
+
+static void s_events_refuse(s_req_t *req, int status, const char *reason, const char *const *extra)
+{
+    edge_http_t *http = req->http;
+    http->sse_refused++;
+    if (status != 404 && s_peer_log_ok(http))
+        log_info("events %s: refused: %d %s", req->id, status, reason);
+    s_respond_text(req, status, reason, extra);
+}
+
+/* GET /whip/<id>/events, /ws/<id>/events: a live session's event stream.
+ * The request turns into a stream that lives until the client leaves or
+ * the session ends. */
+static void s_events_open(s_req_t *req, s_pss_t *pss)
+{
+    edge_http_t *http = req->http;
+    bool known = req->id[0] && (req->route == R_EVENTS_WHIP ? whip_table_lookup(http->whip, req->id, NULL, NULL)
+                                                            : s_ws_find(http, req->id) != NULL);
+    if (!known) {
+        s_events_refuse(req, 404, req->route == R_EVENTS_WHIP ? "no such WHIP session" : "no such WebSocket session",
+                        NULL);
+        return;
+    }
+    if (!http->backend.events_open) {
+        s_events_refuse(req, 404, "this server has no event streams", NULL);
+        return;
+    }
+    size_t mine = 0;
+    for (GList *l = http->streams.head; l; l = l->next)
+        if (!strcmp(((edge_sse_t *)l->data)->id, req->id)) mine++;
+    const char *const retry[] = { "retry-after:", "10", NULL };
+    if (mine >= http->cfg.max_session_streams) {
+        char reason[96];
+        snprintf(reason, sizeof reason, "too many event streams for this session (%zu)", http->cfg.max_session_streams);
+        s_events_refuse(req, 429, reason, retry);
+        return;
+    }
+    if (g_queue_get_length(&http->streams) >= http->cfg.max_event_streams) {
+        s_events_refuse(req, 503, "too many event streams", retry);
+        return;
+    }
+    edge_sse_t *sse = calloc(1, sizeof *sse);
+    unsigned char *hdr = malloc(LWS_PRE + S_HDR_MAX);
+    if (!sse || !hdr) {
+        free(sse);
+        free(hdr);
+        s_respond_text(req, 500, "internal error", NULL);
+        return;
+    }
+    sse->http = http;
+    sse->wsi = req->wsi;
+    sse->hdr = hdr;
+    memcpy(sse->id, req->id, sizeof sse->id);
+    g_queue_init(&sse->queue);
+    /* No length: the body ends when the connection closes (HTTP/1.1). */
+    int n = s_headers(http, req->wsi, hdr, 200, "text/event-stream; charset=utf-8", false, 0, "no-store", true,
+                      (const char *const[]){ "x-accel-buffering:", "no", NULL });
+    if (n < 0) {
+        s_sse_free(sse);
+        s_respond_text(req, 500, "internal error", NULL);
+        return;
+    }
+    sse->hdr_len = (size_t)n;
+    sse->link.data = sse;
+    g_queue_push_tail_link(&http->streams, &sse->link);
+    const char *why = NULL;
+    if (http->backend.events_open(http->arg, req->id, sse, &why) < 0) {
+        g_queue_unlink(&http->streams, &sse->link);
+        s_sse_free(sse);
+        s_events_refuse(req, 404, why ? why : "no such session", NULL);
+        return;
+    }
+    sse->accepted = true;
+    http->sse_opened++;
+    http->responses[2]++;
+    log_debug("events %s: stream opened", sse->id);
+    /* From here on the connection is the stream's. */
+    pss->sse = sse;
+    pss->req = NULL;
+    s_req_free(req);
+    lws_callback_on_writable(sse->wsi);
+}
+
 /* Admission of a new WebSocket, checked once it is established rather than
  * in LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: answering an HTTP error from that
  * callback is the path of CVE-2025-11677 (a use-after-free in lws up to
@@ -1219,7 +1670,7 @@ static const char *s_ws_admission(edge_http_t *http, struct lws *wsi, int *code)
 {
     char origin[256];
     *code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
-    if (!s_authorized(http, wsi, true))
+    if (!s_authorized(http, wsi, "access_token="))
         return "missing or wrong bearer token";
     /* Browsers send Origin on every WebSocket: refuse foreign pages. */
     if (strcmp(http->cors_origin, "*") != 0
@@ -1245,7 +1696,7 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
         if (!pss)
             return -1;
         s_on_http(http, wsi, pss, in ? (const char *)in : "/");
-        return pss->req ? 0 : -1;
+        return pss->req || pss->sse ? 0 : -1;
 
     case LWS_CALLBACK_HTTP_BODY:
         if (pss && pss->req)
@@ -1258,6 +1709,8 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
         return 0;
 
     case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (pss && pss->sse)
+            return s_sse_writeable(pss->sse);
         if (!pss || !pss->req || !pss->req->have_response || pss->req->body_pending)
             return 0;
         return s_write_response(pss->req, pss);
@@ -1266,6 +1719,8 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
         if (pss) {
             s_req_free(pss->req);
             pss->req = NULL;
+            s_sse_gone(pss->sse);
+            pss->sse = NULL;
         }
         return 0;
 
@@ -1328,6 +1783,10 @@ void edge_http_config_defaults(edge_http_config_t *cfg)
     cfg->ws_queue_bytes = 512 * 1024;
     cfg->answer_timeout_ms = 15000;
     cfg->ws_hello_timeout_ms = 10000;
+    cfg->max_event_streams = 512;
+    cfg->max_session_streams = 4;
+    cfg->sse_queue_bytes = 64 * 1024;
+    cfg->sse_keepalive_ms = 15000;
 }
 
 static void s_free(edge_http_t *http)
@@ -1363,6 +1822,10 @@ edge_http_t *edge_http_new(const edge_http_config_t *cfg, const edge_http_backen
     if (!http->cfg.ws_max_message) http->cfg.ws_max_message = def.ws_max_message;
     if (!http->cfg.ws_queue_bytes) http->cfg.ws_queue_bytes = def.ws_queue_bytes;
     if (!http->cfg.ws_hello_timeout_ms) http->cfg.ws_hello_timeout_ms = def.ws_hello_timeout_ms;
+    if (!http->cfg.max_event_streams) http->cfg.max_event_streams = def.max_event_streams;
+    if (!http->cfg.max_session_streams) http->cfg.max_session_streams = def.max_session_streams;
+    if (!http->cfg.sse_queue_bytes) http->cfg.sse_queue_bytes = def.sse_queue_bytes;
+    if (!http->cfg.sse_keepalive_ms) http->cfg.sse_keepalive_ms = def.sse_keepalive_ms;
     http->listen_addr = strdup(http->cfg.listen_addr ? http->cfg.listen_addr : def.listen_addr);
     http->cors_origin = strdup(http->cfg.cors_origin && *http->cfg.cors_origin ? http->cfg.cors_origin : "*");
     if (http->cfg.bearer_token && *http->cfg.bearer_token)
@@ -1377,6 +1840,7 @@ edge_http_t *edge_http_new(const edge_http_config_t *cfg, const edge_http_backen
     http->gctx = g_main_loop_get_context(loop);
     g_queue_init(&http->replies);
     g_queue_init(&http->conns);
+    g_queue_init(&http->streams);
     http->rl = (log_ratelimit_t)LOG_RATELIMIT_INIT(10000, 20);
     http->whip = whip_table_new(http->cfg.max_sessions);
     if (!http->listen_addr || !http->cors_origin || !http->whip
@@ -1437,6 +1901,9 @@ edge_http_t *edge_http_new(const edge_http_config_t *cfg, const edge_http_backen
         return NULL;
     }
     http->port = lws_get_vhost_listen_port(http->vhost);
+    http->keepalive = g_timeout_source_new(http->cfg.sse_keepalive_ms);
+    g_source_set_callback(http->keepalive, s_sse_keepalive, http, NULL);
+    g_source_attach(http->keepalive, http->gctx);
     log_info("http: listening on %s port %d", addr, http->port);
     return http;
 }
@@ -1468,7 +1935,14 @@ void edge_http_destroy(edge_http_t **p)
             reply->timeout = NULL;
         }
     }
-    /* Closes every connection: CLOSED / CLOSED_HTTP run from in here. */
+    if (http->keepalive) {
+        g_source_destroy(http->keepalive);
+        g_source_unref(http->keepalive);
+        http->keepalive = NULL;
+    }
+    /* Closes every connection: CLOSED / CLOSED_HTTP run from in here (the
+     * event streams' events_close among them). */
+    http->destroying = true;
     lws_context_destroy(http->lws);
     http->lws = NULL;
     if (http->backend.whip_delete)

@@ -10,6 +10,8 @@
  *   PATCH, DELETE /whip/<id> trickle ICE / ICE restart, teardown
  *   OPTIONS *                CORS preflight, Accept-Post: application/sdp
  *   GET  /ws                 WebSocket "voxmesh.audio.v1" (or no subprotocol)
+ *   GET  /whip/<id>/events   server-sent events of that session (the page's
+ *   GET  /ws/<id>/events     conversation view; the backend feeds them)
  *
  * Media is the backend's business: this module hands offers, trickle
  * fragments and WebSocket audio to an edge_http_backend_t and sends back what
@@ -34,6 +36,8 @@ typedef struct edge_http edge_http_t;
 typedef struct edge_whip_reply edge_whip_reply_t;
 /* An accepted WebSocket audio connection. */
 typedef struct edge_ws edge_ws_t;
+/* An open server-sent event stream of one session (GET .../events). */
+typedef struct edge_sse edge_sse_t;
 
 typedef struct {
     const char *listen_addr;    /* "127.0.0.1"; numeric IPv4/IPv6 address */
@@ -47,6 +51,10 @@ typedef struct {
     size_t ws_queue_bytes;      /* per-connection send queue, 512 KiB */
     unsigned answer_timeout_ms; /* backend's WHIP answer deadline, 15000 -> 504 */
     unsigned ws_hello_timeout_ms; /* WebSocket hello deadline, 10000 -> 1008 */
+    size_t max_event_streams;   /* event streams in total, 512 -> 503 */
+    size_t max_session_streams; /* event streams per session, 4 -> 429 */
+    size_t sse_queue_bytes;     /* per-stream send queue, 64 KiB */
+    unsigned sse_keepalive_ms;  /* comment line on idle streams, 15000 */
 } edge_http_config_t;
 
 /* The backend: all members may be NULL (the feature then answers 501 / the
@@ -93,6 +101,16 @@ typedef struct {
     /* An accepted connection is gone (called exactly once per accepted
      * ws_open, also after edge_ws_close); conn is freed when it returns. */
     void (*ws_close)(void *arg, edge_ws_t *conn);
+
+    /* A client opened the event stream of a live session (the HTTP side
+     * checked the token, the session and the limits). Return 0 to take it
+     * (then feed it with edge_sse_send), or a negative value and optionally
+     * a reason: the client gets 404 with it. NULL: event streams 404. */
+    int (*events_open)(void *arg, const char *session_id, edge_sse_t *stream, const char **reason);
+
+    /* An accepted stream is gone (client left, session ended, shutdown):
+     * called exactly once per accepted events_open; freed when it returns. */
+    void (*events_close)(void *arg, edge_sse_t *stream);
 } edge_http_backend_t;
 
 /* Fills cfg with the defaults shown in edge_http_config_t. */
@@ -149,5 +167,23 @@ void *edge_ws_user(edge_ws_t *conn);
 
 /* Messages / bytes dropped on this connection's full send queue. */
 uint64_t edge_ws_dropped(edge_ws_t *conn);
+
+/* Queues one event (`data`, len bytes, usually one line of JSON; newlines
+ * become further data: lines) for the stream, framed as `data: ...` + a
+ * blank line. Never blocks: when the queue would pass cfg.sse_queue_bytes,
+ * the oldest `droppable` events (partial transcripts, reply deltas: a later
+ * one supersedes them) go first, then the oldest of any kind; drops are
+ * counted. Returns 0, -EPIPE once the stream is ending, -EMSGSIZE for an
+ * event larger than the whole queue, -ENOMEM. */
+int edge_sse_send(edge_sse_t *stream, const char *data, size_t len, bool droppable);
+
+/* Ends the stream after what is queued (the connection then closes). */
+void edge_sse_close(edge_sse_t *stream);
+
+/* The session the stream belongs to (32 hex digits). */
+const char *edge_sse_session(edge_sse_t *stream);
+
+/* Events dropped on this stream's full queue. */
+uint64_t edge_sse_dropped(edge_sse_t *stream);
 
 #endif

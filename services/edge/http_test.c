@@ -66,6 +66,8 @@ typedef struct {
     /* counters: read by the test thread */
     gint offers, patches, deletes, cancels, ws_opens, ws_closes, ws_audio, live;
     gint refuse_ws;
+    GQueue streams;             /* edge_sse_t: loop thread only */
+    gint sse_opens, sse_closes, refuse_sse;
     gint next_id;
 } s_server_t;
 
@@ -261,6 +263,36 @@ static void s_ws_close(void *arg, edge_ws_t *conn)
     g_atomic_int_inc(&s->ws_closes);
 }
 
+/* Event streams: every accepted stream hears {"type":"ready",...} at once. */
+static int s_events_open(void *arg, const char *sid, edge_sse_t *stream, const char **reason)
+{
+    s_server_t *s = arg;
+    if (g_atomic_int_get(&s->refuse_sse)) {
+        *reason = "the feed is off";
+        return -1;
+    }
+    if (strcmp(sid, edge_sse_session(stream)) != 0) {
+        *reason = "bad arguments";
+        return -1;
+    }
+    char json[96];
+    int n = snprintf(json, sizeof json, "{\"type\":\"ready\",\"session\":\"%s\"}", sid);
+    edge_sse_send(stream, json, (size_t)n, false);
+    g_queue_push_tail(&s->streams, stream);
+    g_atomic_int_inc(&s->sse_opens);
+    return 0;
+}
+
+static void s_events_close(void *arg, edge_sse_t *stream)
+{
+    s_server_t *s = arg;
+    if (!g_queue_remove(&s->streams, stream)) {
+        fprintf(stderr, "events_close for a stream never opened\n");
+        s_failures++;
+    }
+    g_atomic_int_inc(&s->sse_closes);
+}
+
 static const edge_http_backend_t s_backend = {
     .session_count = s_session_count,
     .metrics = s_metrics,
@@ -271,6 +303,8 @@ static const edge_http_backend_t s_backend = {
     .ws_open = s_ws_open,
     .ws_audio = s_ws_audio,
     .ws_close = s_ws_close,
+    .events_open = s_events_open,
+    .events_close = s_events_close,
 };
 
 static gpointer s_server_main(gpointer p)
@@ -300,6 +334,7 @@ static s_server_t *s_server_start(const edge_http_config_t *cfg)
     g_mutex_init(&s->lock);
     g_cond_init(&s->cond);
     g_queue_init(&s->held);
+    g_queue_init(&s->streams);
     s->sessions = g_hash_table_new(g_str_hash, g_str_equal);
     s->thread = g_thread_new("edge-http", s_server_main, s);
     g_mutex_lock(&s->lock);
@@ -362,6 +397,11 @@ static void s_server_free(s_server_t **p)
     g_mutex_clear(&s->lock);
     g_cond_clear(&s->cond);
     g_queue_clear(&s->held);
+    if (s->streams.length) {
+        fprintf(stderr, "%u event stream(s) never closed\n", s->streams.length);
+        s_failures++;
+    }
+    g_queue_clear(&s->streams);
     g_hash_table_destroy(s->sessions);
     free(s);
     *p = NULL;
@@ -628,6 +668,125 @@ static void s_ws_close_fd(s_ws_t *ws)
     if (ws->fd >= 0)
         close(ws->fd);
     ws->fd = -1;
+}
+
+/* ---- event stream client ---------------------------------------------------------- */
+
+typedef struct {
+    int fd;
+    int status;
+    char head[2048];            /* the response's header block */
+    GString *data;              /* body bytes read so far */
+} s_sse_t;
+
+/* A header's value in a raw header block (case-insensitive), "" when absent;
+ * a static buffer. */
+static const char *s_head_value(const char *head, const char *name)
+{
+    static char value[512];
+    value[0] = '\0';
+    size_t n = strlen(name);
+    for (const char *l = strstr(head, "\r\n"); l && l[2];) {
+        l += 2;
+        const char *eol = strstr(l, "\r\n");
+        if (!eol) break;
+        if ((size_t)(eol - l) > n && !strncasecmp(l, name, n) && l[n] == ':') {
+            const char *v = l + n + 1;
+            while (*v == ' ') v++;
+            snprintf(value, sizeof value, "%.*s", (int)(eol - v), v);
+            return value;
+        }
+        l = eol;
+    }
+    return value;
+}
+
+/* GETs `path` on a raw socket (curl would wait for the end of a stream)
+ * and reads the response head, and the body of a response with a
+ * Content-Length. Returns the status, -1 on failure. */
+static int s_sse_open(s_sse_t *c, int port, const char *path, const char *extra)
+{
+    memset(c, 0, sizeof *c);
+    c->data = g_string_new(NULL);
+    c->fd = s_connect(port);
+    if (c->fd < 0)
+        return -1;
+    char req[1024];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: text/event-stream\r\n%s\r\n",
+                     path, port, extra ? extra : "");
+    if (write(c->fd, req, (size_t)n) != n)
+        return -1;
+    size_t got = 0;
+    while (got < sizeof c->head - 1) {
+        if (!s_read_full(c->fd, c->head + got, 1, 3000))
+            break;
+        got++;
+        c->head[got] = '\0';
+        if (got >= 4 && !memcmp(c->head + got - 4, "\r\n\r\n", 4))
+            break;
+    }
+    c->head[got] = '\0';
+    if (sscanf(c->head, "HTTP/1.%*d %d", &c->status) != 1)
+        return -1;
+    const char *cl = s_head_value(c->head, "content-length");
+    if (*cl) {
+        size_t len = (size_t)atol(cl);
+        char *body = calloc(1, len + 1);
+        if (s_read_full(c->fd, body, len, 3000))
+            g_string_append_len(c->data, body, (gssize)len);
+        free(body);
+    }
+    return c->status;
+}
+
+/* Reads more of the stream: false on EOF or when nothing came in time. */
+static bool s_sse_read_more(s_sse_t *c, int timeout_ms)
+{
+    struct pollfd pfd = { c->fd, POLLIN, 0 };
+    if (poll(&pfd, 1, timeout_ms) <= 0)
+        return false;
+    char buf[4096];
+    ssize_t n = read(c->fd, buf, sizeof buf);
+    if (n <= 0)
+        return false;
+    g_string_append_len(c->data, buf, n);
+    return true;
+}
+
+/* Reads until `needle` has arrived. */
+static bool s_sse_until(s_sse_t *c, const char *needle)
+{
+    while (!strstr(c->data->str, needle))
+        if (!s_sse_read_more(c, 3000)) {
+            fprintf(stderr, "  '%s' did not arrive; got '%s'\n", needle, c->data->str);
+            return false;
+        }
+    return true;
+}
+
+/* True when the server closes the stream within 3 s. */
+static bool s_sse_eof(s_sse_t *c)
+{
+    struct pollfd pfd = { c->fd, POLLIN, 0 };
+    for (;;) {
+        if (poll(&pfd, 1, 3000) <= 0)
+            return false;
+        char buf[4096];
+        ssize_t n = read(c->fd, buf, sizeof buf);
+        if (n <= 0)
+            return n == 0;
+        g_string_append_len(c->data, buf, n);
+    }
+}
+
+static void s_sse_close(s_sse_t *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    if (c->data)
+        g_string_free(c->data, TRUE);
+    c->data = NULL;
 }
 
 #define HELLO_PCM16 "{\"type\":\"hello\",\"format\":\"pcm16\",\"sample_rate\":16000,\"channels\":1}"
@@ -1217,10 +1376,310 @@ static void s_test_auth_and_limits(void)
     s_resp_clear(&r);
 }
 
+/* ---- event streams ------------------------------------------------------------------- */
+
+typedef struct {
+    const char *data;
+    bool droppable;
+    int rc;
+} s_push_t;
+
+/* Queues one event on the newest stream. */
+static void s_sse_push(s_server_t *s, void *arg)
+{
+    s_push_t *p = arg;
+    edge_sse_t *st = g_queue_peek_tail(&s->streams);
+    p->rc = st ? edge_sse_send(st, p->data, strlen(p->data), p->droppable) : -ENOENT;
+}
+
+/* Ends the newest stream, then tries to queue one more event on it. */
+static void s_sse_end_newest(s_server_t *s, void *arg)
+{
+    int *rc = arg;
+    edge_sse_t *st = g_queue_peek_tail(&s->streams);
+    edge_sse_close(st);
+    *rc = edge_sse_send(st, "{\"too\":\"late\"}", 14, false);
+}
+
+/* A burst larger than the queue, in one go (no write can come between):
+ * a kept event, 200 deltas, a kept event. */
+static void s_sse_flood(s_server_t *s, void *arg)
+{
+    uint64_t *dropped = arg;
+    edge_sse_t *st = g_queue_peek_tail(&s->streams);
+    char json[96];
+    edge_sse_send(st, "{\"keep\":0}", 10, false);
+    for (int i = 0; i < 200; i++) {
+        int n = snprintf(json, sizeof json, "{\"type\":\"reply_delta\",\"text\":\"delta-%03d\"}", i);
+        edge_sse_send(st, json, (size_t)n, true);
+    }
+    edge_sse_send(st, "{\"keep\":1}", 10, false);
+    *dropped = edge_sse_dropped(st);
+    char *huge = malloc(4096);
+    memset(huge, 'x', 4096);
+    if (edge_sse_send(st, huge, 4096, false) != -EMSGSIZE || edge_sse_dropped(st) != *dropped + 1) {
+        fprintf(stderr, "an event larger than the whole queue was taken\n");   /* it is dropped and counted */
+        s_failures++;
+    }
+    free(huge);
+}
+
+static void s_test_events(s_server_t *s)
+{
+    s_resp_t r = { 0 };
+    s_sse_t c, c2;
+    const char *const sdp_type[] = { "Content-Type: application/sdp", NULL };
+
+    /* Unknown, malformed, and not a session's: 404 with a reason. */
+    CHECK_INT(s_sse_open(&c, s->port, "/whip/0123456789abcdef0123456789abcdef/events", NULL), 404);
+    CHECK(s_has(c.data->str, "no such WHIP session"));
+    s_sse_close(&c);
+    CHECK_INT(s_sse_open(&c, s->port, "/whip/0123456789ABCDEF0123456789abcdef/events", NULL), 404);
+    s_sse_close(&c);
+    CHECK_INT(s_sse_open(&c, s->port, "/ws/0123456789abcdef0123456789abcdef/events", NULL), 404);
+    CHECK(s_has(c.data->str, "no such WebSocket session"));
+    s_sse_close(&c);
+
+    s_request(NULL, &r, s->port, "POST", "/whip", sdp_type, "v=0\r\nanswer-sync\r\n", 18, 0);
+    CHECK_INT(r.status, 201);
+    char loc[128], path[160], ready[160];
+    snprintf(loc, sizeof loc, "%s", s_header(&r, "location"));
+    snprintf(path, sizeof path, "%s/events", loc);
+    s_request(NULL, &r, s->port, "POST", path, sdp_type, "x", 1, 0);
+    CHECK_INT(r.status, 405);
+    CHECK(s_has(s_header(&r, "allow"), "GET"));
+    s_request(NULL, &r, s->port, "OPTIONS", path, NULL, NULL, 0, 0);
+    CHECK_INT(r.status, 204);
+    CHECK(s_has(s_header(&r, "access-control-allow-methods"), "GET"));
+
+    /* The stream: headers, then the backend's events framed one per
+     * data: line and a blank line. */
+    int opens0 = g_atomic_int_get(&s->sse_opens), closes0 = g_atomic_int_get(&s->sse_closes);
+    CHECK_INT(s_sse_open(&c, s->port, path, NULL), 200);
+    CHECK(s_has(s_head_value(c.head, "content-type"), "text/event-stream"));
+    CHECK(s_has(s_head_value(c.head, "cache-control"), "no-store"));
+    CHECK(s_has(s_head_value(c.head, "connection"), "close"));
+    CHECK(s_has(s_head_value(c.head, "access-control-allow-origin"), "*"));
+    CHECK(s_head_value(c.head, "content-length")[0] == '\0');
+    CHECK(s_head_value(c.head, "transfer-encoding")[0] == '\0');
+    snprintf(ready, sizeof ready, "data: {\"type\":\"ready\",\"session\":\"%s\"}\n\n", loc + 6);
+    CHECK(s_sse_until(&c, ready));
+    CHECK_INT(g_atomic_int_get(&s->sse_opens), opens0 + 1);
+    s_push_t p = { "{\"type\":\"final\",\"text\":\"hi\"}", false, 0 };
+    s_on_loop(s, s_sse_push, &p);
+    CHECK_INT(p.rc, 0);
+    CHECK(s_sse_until(&c, "\n\ndata: {\"type\":\"final\",\"text\":\"hi\"}\n\n"));
+    p = (s_push_t){ "one\ntwo\r\nthree\rfour", false, 0 };
+    s_on_loop(s, s_sse_push, &p);
+    CHECK(s_sse_until(&c, "\n\ndata: one\ndata: two\ndata: three\ndata: four\n\n"));
+    CHECK(!strchr(c.data->str, '\r'));
+    s_request(NULL, &r, s->port, "GET", "/metrics", NULL, NULL, 0, 0);
+    CHECK(s_has(r.body->str, "voxmesh_edge_event_streams 1"));
+    CHECK(s_has(r.body->str, "voxmesh_edge_event_streams_refused_total 3"));
+
+    /* A second stream of the session; DELETE ends both: a last "end"
+     * event, then the connection closes, and the backend lets go. */
+    CHECK_INT(s_sse_open(&c2, s->port, path, NULL), 200);
+    CHECK(s_sse_until(&c2, ready));
+    s_request(NULL, &r, s->port, "DELETE", loc, NULL, NULL, 0, 0);
+    CHECK_INT(r.status, 200);
+    CHECK(s_sse_until(&c, "data: {\"type\":\"end\",\"reason\":\"session deleted\"}\n\n"));
+    CHECK(s_sse_eof(&c));
+    CHECK(s_sse_until(&c2, "\"type\":\"end\""));
+    CHECK(s_sse_eof(&c2));
+    s_sse_close(&c);
+    s_sse_close(&c2);
+    CHECK(s_wait_int(&s->sse_closes, closes0 + 2));
+    CHECK_INT(s_sse_open(&c, s->port, path, NULL), 404);
+    s_sse_close(&c);
+
+    /* The backend ends the session itself: the same. */
+    s_request(NULL, &r, s->port, "POST", "/whip", sdp_type, "v=0\r\nanswer-sync\r\n", 18, 0);
+    snprintf(loc, sizeof loc, "%s", s_header(&r, "location"));
+    snprintf(path, sizeof path, "%s/events", loc);
+    CHECK_INT(s_sse_open(&c, s->port, path, NULL), 200);
+    CHECK(s_sse_until(&c, "\"type\":\"ready\""));
+    s_on_loop(s, s_end_session, loc + 6);
+    CHECK(s_sse_until(&c, "data: {\"type\":\"end\",\"reason\":\"session ended\"}\n\n"));
+    CHECK(s_sse_eof(&c));
+    s_sse_close(&c);
+    CHECK(s_wait_int(&s->sse_closes, closes0 + 3));
+
+    /* The backend refuses (its reason, 404), or ends a stream itself
+     * (after what it queued); a client that leaves is let go of. */
+    s_request(NULL, &r, s->port, "POST", "/whip", sdp_type, "v=0\r\nanswer-sync\r\n", 18, 0);
+    snprintf(loc, sizeof loc, "%s", s_header(&r, "location"));
+    snprintf(path, sizeof path, "%s/events", loc);
+    g_atomic_int_set(&s->refuse_sse, 1);
+    CHECK_INT(s_sse_open(&c, s->port, path, NULL), 404);
+    CHECK(s_has(c.data->str, "the feed is off"));
+    s_sse_close(&c);
+    g_atomic_int_set(&s->refuse_sse, 0);
+    CHECK_INT(s_sse_open(&c, s->port, path, NULL), 200);
+    CHECK(s_sse_until(&c, "\"type\":\"ready\""));
+    p = (s_push_t){ "{\"last\":true}", false, 0 };
+    s_on_loop(s, s_sse_push, &p);
+    int late = 0;
+    s_on_loop(s, s_sse_end_newest, &late);
+    CHECK_INT(late, -EPIPE);
+    CHECK(s_sse_eof(&c));
+    CHECK(s_has(c.data->str, "data: {\"last\":true}\n\n"));
+    CHECK(!strstr(c.data->str, "too"));
+    s_sse_close(&c);
+    CHECK(s_wait_int(&s->sse_closes, closes0 + 4));
+    CHECK_INT(s_sse_open(&c, s->port, path, NULL), 200);
+    CHECK(s_sse_until(&c, "\"type\":\"ready\""));
+    s_sse_close(&c);                            /* the client goes away */
+    CHECK(s_wait_int(&s->sse_closes, closes0 + 5));
+    s_request(NULL, &r, s->port, "GET", "/metrics", NULL, NULL, 0, 0);
+    CHECK(s_has(r.body->str, "voxmesh_edge_event_streams 0"));
+    s_request(NULL, &r, s->port, "DELETE", loc, NULL, NULL, 0, 0);
+    CHECK_INT(r.status, 200);
+
+    /* A WebSocket session's stream, by the id its "accepted" gave; it ends
+     * with the connection. */
+    s_ws_t ws;
+    unsigned char *data;
+    size_t len;
+    int code;
+    CHECK_INT(s_wsc_open(&ws, s->port, "/ws", NULL, NULL), 101);
+    s_ws_frame(&ws, 1, true, HELLO_PCM16, strlen(HELLO_PCM16));
+    CHECK_INT(s_ws_read_data(&ws, &data, &len, &code), 1);
+    const char *sid = data ? strstr((char *)data, "\"session_id\":\"") : NULL;
+    CHECK(sid != NULL);
+    if (sid) {
+        snprintf(path, sizeof path, "/ws/%.*s/events", WHIP_ID_LEN, sid + 14);
+        CHECK_INT(s_sse_open(&c, s->port, path, NULL), 200);
+        CHECK(s_sse_until(&c, "\"type\":\"ready\""));
+        s_ws_close_fd(&ws);
+        CHECK(s_sse_until(&c, "\"type\":\"end\""));
+        CHECK(s_sse_eof(&c));
+        s_sse_close(&c);
+    }
+    free(data);
+    s_ws_close_fd(&ws);
+    CHECK(s_wait_int(&s->sse_closes, closes0 + 6));
+    CHECK_INT(g_atomic_int_get(&s->sse_opens), opens0 + 6);
+    s_resp_clear(&r);
+}
+
+/* The token (header or ?token=, on this endpoint only), the limits per
+ * session and in total, keep-alives, and a full queue. */
+static void s_test_events_limits(void)
+{
+    edge_http_config_t cfg;
+    edge_http_config_defaults(&cfg);
+    cfg.port = 0;
+    cfg.bearer_token = "s3cret";
+    cfg.max_session_streams = 2;
+    cfg.max_event_streams = 3;
+    cfg.sse_queue_bytes = 2048;
+    cfg.sse_keepalive_ms = 100;
+    s_server_t *s = s_server_start(&cfg);
+    s_resp_t r = { 0 };
+    const char *const sdp_auth[] = { "Content-Type: application/sdp", "Authorization: Bearer s3cret", NULL };
+    char a[128], b[128], path[200];
+    s_request(NULL, &r, s->port, "POST", "/whip", sdp_auth, "v=0\r\nanswer-sync\r\n", 18, 0);
+    CHECK_INT(r.status, 201);
+    snprintf(a, sizeof a, "%s/events", s_header(&r, "location"));
+    s_request(NULL, &r, s->port, "POST", "/whip", sdp_auth, "v=0\r\nanswer-sync\r\n", 18, 0);
+    CHECK_INT(r.status, 201);
+    snprintf(b, sizeof b, "%s/events", s_header(&r, "location"));
+
+    s_sse_t c[5];
+    CHECK_INT(s_sse_open(&c[0], s->port, a, NULL), 401);
+    CHECK(s_has(s_head_value(c[0].head, "www-authenticate"), "Bearer"));
+    s_sse_close(&c[0]);
+    snprintf(path, sizeof path, "%s?token=nope", a);
+    CHECK_INT(s_sse_open(&c[0], s->port, path, NULL), 401);
+    s_sse_close(&c[0]);
+    snprintf(path, sizeof path, "%s?access_token=s3cret", a);
+    CHECK_INT(s_sse_open(&c[0], s->port, path, NULL), 401);
+    s_sse_close(&c[0]);
+    snprintf(path, sizeof path, "%s?token=s3cret", a);
+    CHECK_INT(s_sse_open(&c[0], s->port, path, NULL), 200);
+    CHECK_INT(s_sse_open(&c[1], s->port, a, "Authorization: Bearer s3cret\r\n"), 200);
+    CHECK_INT(s_sse_open(&c[2], s->port, path, NULL), 429);
+    CHECK(s_has(c[2].data->str, "too many event streams for this session (2)"));
+    CHECK(s_head_value(c[2].head, "retry-after")[0] != '\0');
+    s_sse_close(&c[2]);
+    snprintf(path, sizeof path, "%s?token=s3cret", b);
+    CHECK_INT(s_sse_open(&c[2], s->port, path, NULL), 200);
+    CHECK_INT(s_sse_open(&c[3], s->port, path, NULL), 503);
+    CHECK(s_has(c[3].data->str, "too many event streams"));
+    s_sse_close(&c[3]);
+    /* The WebSocket's query name is not this endpoint's, and the other way round. */
+    s_ws_t ws;
+    CHECK_INT(s_wsc_open(&ws, s->port, "/ws?token=s3cret", NULL, NULL), 101);
+    {
+        unsigned char *d;
+        size_t l;
+        int code = 0;
+        CHECK_INT(s_ws_read_data(&ws, &d, &l, &code), 1);
+        CHECK(s_has((char *)d, "missing or wrong bearer token"));
+        free(d);
+    }
+    s_ws_close_fd(&ws);
+
+    /* An idle stream hears a comment line now and then. */
+    CHECK(s_sse_until(&c[0], ": keepalive\n\n"));
+
+    /* A full queue drops the oldest deltas first; kept events survive. */
+    uint64_t dropped = 0;
+    s_on_loop(s, s_sse_flood, &dropped);
+    CHECK(dropped > 100);
+    CHECK(s_sse_until(&c[2], "data: {\"keep\":1}\n\n"));
+    const char *text = c[2].data->str;
+    CHECK(s_has(text, "data: {\"keep\":0}\n\n"));
+    CHECK(s_has(text, "delta-199"));
+    CHECK(!strstr(text, "delta-000"));
+    int seen = 0, prev = -1;
+    bool ordered = true;
+    for (const char *q = strstr(text, "delta-"); q; q = strstr(q + 1, "delta-")) {
+        int v = atoi(q + 6);
+        if (prev >= 0 && v != prev + 1) ordered = false;   /* the newest, in order, no gaps */
+        prev = v;
+        seen++;
+    }
+    CHECK(ordered);
+    CHECK_INT(seen + (int)dropped, 200);
+    s_request(NULL, &r, s->port, "GET", "/metrics", (const char *const[]){ "Authorization: Bearer s3cret", NULL },
+              NULL, 0, 0);
+    char want[96];
+    snprintf(want, sizeof want, "voxmesh_edge_events_dropped_total %d", (int)dropped + 1);   /* + the huge one */
+    CHECK(s_has(r.body->str, want));
+    CHECK(s_has(r.body->str, "voxmesh_edge_event_streams 3"));
+
+    /* Shutdown with streams open: each is let go of exactly once. */
+    s_server_halt(s);
+    CHECK_INT(g_atomic_int_get(&s->sse_closes), g_atomic_int_get(&s->sse_opens));
+    CHECK_INT(g_atomic_int_get(&s->sse_opens), 3);
+    for (int i = 0; i < 3; i++) {
+        CHECK(s_sse_eof(&c[i]));
+        s_sse_close(&c[i]);
+    }
+    CHECK_INT(g_atomic_int_get(&s->live), 0);
+    s_resp_clear(&r);
+    s_server_free(&s);
+}
+
 /* Idle CPU: the glib event lib must not spin (lws issue #1963 reported 100%
  * CPU with an earlier glib integration). */
 static void s_test_idle_cpu(s_server_t *s)
 {
+    /* An open event stream, and one whose client has left. */
+    s_resp_t r = { 0 };
+    const char *const sdp_type[] = { "Content-Type: application/sdp", NULL };
+    s_request(NULL, &r, s->port, "POST", "/whip", sdp_type, "v=0\r\nanswer-sync\r\n", 18, 0);
+    char loc[128], path[160];
+    snprintf(loc, sizeof loc, "%s", s_header(&r, "location"));
+    snprintf(path, sizeof path, "%s/events", loc);
+    s_sse_t open_stream, gone;
+    CHECK_INT(s_sse_open(&open_stream, s->port, path, NULL), 200);
+    CHECK(s_sse_until(&open_stream, "\"type\":\"ready\""));
+    CHECK_INT(s_sse_open(&gone, s->port, path, NULL), 200);
+    CHECK(s_sse_until(&gone, "\"type\":\"ready\""));
+    shutdown(gone.fd, SHUT_WR);
     s_ws_t ws;
     CHECK_INT(s_wsc_open(&ws, s->port, "/ws", NULL, NULL), 101);
     s_ws_frame(&ws, 1, true, HELLO_PCM16, strlen(HELLO_PCM16));
@@ -1240,6 +1699,13 @@ static void s_test_idle_cpu(s_server_t *s)
     CHECK(us < 100000);
     close(idle);
     s_ws_close_fd(&ws);
+    CHECK(s_sse_eof(&gone));                    /* the server noticed and closed it */
+    s_sse_close(&gone);
+    s_request(NULL, &r, s->port, "DELETE", loc, NULL, NULL, 0, 0);
+    CHECK_INT(r.status, 200);
+    CHECK(s_sse_eof(&open_stream));
+    s_sse_close(&open_stream);
+    s_resp_clear(&r);
 }
 
 /* Shutdown with everything open: every session freed exactly once, even
@@ -1346,12 +1812,14 @@ int main(int argc, char **argv)
     s_test_whip_async_edges(s);
     s_test_held_answer(s);
     s_test_ws(s);
+    s_test_events(s);
     s_test_idle_cpu(s);
     s_server_halt(s);
     CHECK_INT(g_atomic_int_get(&s->live), 0);
     s_server_free(&s);
 
     s_test_auth_and_limits();
+    s_test_events_limits();
     s_test_destroy();
 
     curl_global_cleanup();
