@@ -4,8 +4,12 @@
  *
  * One GLib main loop runs everything: libwebsockets (HTTP, WHIP, /ws),
  * libnice and DTLS/SRTP of every peer, the pacers, and the bus's SUB socket
- * (its ZMQ_FD is edge-triggered: always drained to empty). */
+ * (its ZMQ_FD is edge-triggered: always drained to empty).
+ *
+ * The feed (feed.h) turns the session's transcripts, reply text, VAD and
+ * turn events into the page's event stream (GET /whip/<id>/events). */
 #include "edge.h"
+#include "feed.h"
 #include "rtc_session.h"
 #include "ws_session.h"
 #include "opus_codec.h"
@@ -16,6 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The conversation feed of the page's event streams: one per process, like
+ * the loop it runs on (edge_t is shared with the session code, which has no
+ * business with it). */
+static feed_t *s_feed;
 
 /* ---- the HTTP front's backend -------------------------------------------------- */
 
@@ -66,6 +75,40 @@ static void s_ws_close(void *arg, edge_ws_t *conn)
     ws_session_close(conn);
 }
 
+static int s_events_open(void *arg, const char *id, edge_sse_t *stream, const char **reason)
+{
+    edge_t *edge = arg;
+    if (!g_hash_table_lookup(edge->sessions, id)) {
+        *reason = "no such session";    /* answered, not yet connected, or ending */
+        return -ENOENT;
+    }
+    return feed_attach(s_feed, id, stream);
+}
+
+static void s_events_close(void *arg, edge_sse_t *stream)
+{
+    (void)arg;
+    feed_detach(s_feed, edge_sse_session(stream), stream);
+}
+
+/* ---- the feed's view of streams and pacers ------------------------------------ */
+
+static int s_feed_send(void *stream, const char *json, size_t len, bool droppable)
+{
+    return edge_sse_send(stream, json, len, droppable);
+}
+
+static void s_feed_close(void *stream)
+{
+    edge_sse_close(stream);
+}
+
+static long s_feed_queued(void *arg, const char *id)
+{
+    edge_session_t *s = g_hash_table_lookup(((edge_t *)arg)->sessions, id);
+    return s && s->pacer ? (long)pacer_queued_ms(s->pacer) : -1;
+}
+
 /* ---- the bus -------------------------------------------------------------------- */
 
 static void s_on_event(edge_t *edge, bus_msg_t *m)
@@ -84,6 +127,7 @@ static void s_on_event(edge_t *edge, bus_msg_t *m)
             metric_observe(edge->m_voice_to_voice, (time_now_us() - m->ev->origin_ts_us) / 1e6);
         pacer_push(s->pacer, a->data.data, a->data.len, a->duration_us, m->ev->origin_ts_us);
         metric_add(edge->m_audio_out, 1);
+        feed_audio_out(s_feed, s->id, a->turn_id, m->ev->origin_ts_us, time_now_us());
     } else if (m->ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_TTS_SPOKEN) {
         /* The TTS is done with a cut turn: whatever of it was still on its
          * way when the interrupt came goes now. */
@@ -103,6 +147,7 @@ static void s_on_event(edge_t *edge, bus_msg_t *m)
         metric_add(edge->m_flushes, 1);
         log_info("session %s: barge-in: %zu queued frame(s) dropped", s->id, n);
     }
+    feed_bus(s_feed, s->id, m->ev, time_now_us());   /* transcripts, replies, VAD, cuts */
 }
 
 static void s_drain_bus(edge_t *edge)
@@ -126,6 +171,7 @@ static gboolean s_on_tick(gpointer data)
 {
     edge_t *edge = data;
     s_drain_bus(edge);
+    feed_tick(s_feed, time_now_us());
     service_watchdog(edge->svc);
     return G_SOURCE_CONTINUE;
 }
@@ -262,6 +308,10 @@ int main(int argc, char **argv)
     service_subscribes(svc, TOPIC_AUDIO_OUT_OPUS);
     service_subscribes(svc, TOPIC_TURN_INTERRUPT);
     service_listens(svc, TOPIC_TTS_SPOKEN);
+    /* For the page's conversation view only: a graph without them is fine. */
+    service_listens(svc, TOPIC_STT);
+    service_listens(svc, TOPIC_LLM);
+    service_listens(svc, TOPIC_VAD_EVENT);
     int rc = service_start(svc);
     if (rc != 0) {
         service_destroy(&svc);
@@ -273,14 +323,17 @@ int main(int argc, char **argv)
     edge.loop = g_main_loop_new(edge.ctx, FALSE);
     edge.sessions = g_hash_table_new(g_str_hash, g_str_equal);
     edge_http_config_t http_cfg;
+    const feed_ops_t feed_ops = { .send = s_feed_send, .close = s_feed_close, .queued_ms = s_feed_queued };
+    s_feed = feed_new(&feed_ops, &edge);
     rc = 1;
-    if (s_configure(&edge, &http_cfg) == 0) {
+    if (s_feed && s_configure(&edge, &http_cfg) == 0) {
         s_register_metrics(&edge);
         s_make_silence(&edge);
         const edge_http_backend_t backend = {
             .session_count = s_count, .metrics = s_metrics, .whip_offer = s_whip_offer,
             .whip_patch = s_whip_patch, .whip_delete = s_whip_delete, .ws_open = s_ws_open,
             .ws_audio = s_ws_audio, .ws_close = s_ws_close,
+            .events_open = s_events_open, .events_close = s_events_close,
         };
         edge.http = edge_http_new(&http_cfg, &backend, &edge, edge.loop);
     }
@@ -297,9 +350,10 @@ int main(int argc, char **argv)
         if (!service_stopping(svc)) g_main_loop_run(edge.loop);
         service_publish_health(svc, "stopping", NULL);
         s_end_all(&edge);
-        edge_http_destroy(&edge.http);
+        edge_http_destroy(&edge.http);      /* the streams detach from the feed in here */
         rc = 0;
     }
+    feed_destroy(&s_feed);
     g_hash_table_destroy(edge.sessions);
     g_strfreev(edge.ice_addrs);
     rtc_cert_destroy(&edge.cert);
