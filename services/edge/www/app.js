@@ -2,7 +2,10 @@
 // agent's audio -> <audio>. Plain JS, no build step.
 //
 // Hooks for automated tests: window.voxmesh = { start(), stop(), state,
-// pc, sessionUrl, lastError, level, onstate }.
+// pc, sessionUrl, lastError, level, onstate } (playground.js adds the
+// conversation's state). It tells the rest of the page about the call with
+// window events: 'voxmesh:session' {url, token} once the WHIP session
+// exists, 'voxmesh:ended' when it is over.
 'use strict';
 
 (() => {
@@ -150,6 +153,10 @@
       if (location_) s.sessionUrl = new URL(location_, endpoint).href;
       api.sessionUrl = s.sessionUrl;
       api.etag = resp.headers.get('ETag');
+      if (s.sessionUrl) {
+        window.dispatchEvent(new CustomEvent('voxmesh:session',
+          { detail: { url: s.sessionUrl, token: ui.token.value.trim() } }));
+      }
       await pc.setRemoteDescription({ type: 'answer', sdp: body });
     } catch (e) {
       if (generation !== s.generation) return;
@@ -168,6 +175,7 @@
     const url = s.sessionUrl;
     s.sessionUrl = null;
     api.sessionUrl = null;
+    if (url) window.dispatchEvent(new CustomEvent('voxmesh:ended', { detail: { url } }));
     // DELETE first (RFC 9725 5.2): closing the peer connection first would
     // end the session on the server by DTLS close, and the DELETE would 404.
     if (url) {
