@@ -14,7 +14,7 @@
 #include "rules_provider.h"
 #include "session.h"
 #include "session_map.h"
-#include "timer.h"
+#include "svc_timer.h"
 #include "tools.h"
 
 #include <stdio.h>
@@ -258,7 +258,7 @@ out:
     session_map_destroy(&d.sessions);        /* cancels replies in flight */
     if (d.llm.provider) d.llm.provider->destroy(d.llm.provider);
     http_client_destroy(&d.http);
-    llm_timers_shutdown(svc);
+    svc_timers_shutdown(svc);
     tools_destroy(&d.tools);
     service_destroy(&svc);
     return status;

@@ -8,7 +8,7 @@
 #include "openai.h"
 #include "chat_stream.h"
 #include "log.h"
-#include "timer.h"
+#include "svc_timer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +45,7 @@ struct reply {
     http_request_t *req;       /* the chat request in flight */
     sse_parser_t *sse;
     chat_stream_t *stream;
-    llm_timer_t *first_token_timer, *retry_timer;
+    svc_timer_t *first_token_timer, *retry_timer;
     int attempt;               /* retries of the current request */
     int round;                 /* tool rounds done */
     bool spoke;                /* text was delivered: no more retries */
@@ -79,8 +79,8 @@ static void s_calls_free(reply_t *r)
 static void s_free(reply_t *r)
 {
     http_request_cancel(r->req);
-    llm_timer_cancel(&r->first_token_timer);
-    llm_timer_cancel(&r->retry_timer);
+    svc_timer_cancel(&r->first_token_timer);
+    svc_timer_cancel(&r->retry_timer);
     s_calls_free(r);
     sse_parser_destroy(&r->sse);
     chat_stream_destroy(&r->stream);
@@ -105,7 +105,7 @@ static void s_got_token(reply_t *r)
 {
     if (r->got_token) return;
     r->got_token = true;
-    llm_timer_cancel(&r->first_token_timer);
+    svc_timer_cancel(&r->first_token_timer);
 }
 
 static void s_on_delta(void *user, const char *text, size_t len)
@@ -186,7 +186,7 @@ static bool s_retry(reply_t *r, const char *why)
     delay = delay * (75 + rand() % 51) / 100;   /* +-25%: callers failing together retry apart */
     log_info("session %s: retry %d of %d in %ld ms: %s", r->label, r->attempt, r->p->max_retries, delay, why);
     if (r->cb.on_retry) r->cb.on_retry(r->user, why);
-    return llm_timer_start(r->p->svc, (int)delay, s_on_retry_timer, r, &r->retry_timer) == 0;
+    return svc_timer_start(r->p->svc, (int)delay, s_on_retry_timer, r, &r->retry_timer) == 0;
 }
 
 /* ---- tools -------------------------------------------------------------------------------------- */
@@ -320,7 +320,7 @@ static void s_on_chat_done(http_request_t *req, long status, const char *error, 
     reply_t *r = user;
     s_openai_t *p = r->p;
     r->req = NULL;
-    llm_timer_cancel(&r->first_token_timer);
+    svc_timer_cancel(&r->first_token_timer);
     char why[sizeof r->error];
     if (r->failed) {
         s_finish(r, r->error);
@@ -418,7 +418,7 @@ static int s_send(reply_t *r)
     r->req = body.oom ? NULL : http_request_start(p->http, &cfg);
     json_buf_free(&body);
     if (!r->req) return -1;
-    if (llm_timer_start(p->svc, p->first_token_ms, s_on_first_token_timeout, r, &r->first_token_timer) < 0) {
+    if (svc_timer_start(p->svc, p->first_token_ms, s_on_first_token_timeout, r, &r->first_token_timer) < 0) {
         http_request_cancel(r->req);
         r->req = NULL;
         return -1;

@@ -1,7 +1,7 @@
 /* rules_provider — see rules_provider.h. */
 #include "rules_provider.h"
 #include "log.h"
-#include "timer.h"
+#include "svc_timer.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +19,12 @@ struct reply {
     void *user;
     char *text;
     size_t pos;
-    llm_timer_t *tick;
+    svc_timer_t *tick;
 };
 
 static void s_free(reply_t *r)
 {
-    llm_timer_cancel(&r->tick);
+    svc_timer_cancel(&r->tick);
     free(r->text);
     free(r);
 }
@@ -38,7 +38,7 @@ static void s_on_tick(void *arg)
     while (end < n && r->text[end] == ' ') end++;
     r->pos = end;
     if (end > start) r->cb.on_text(r->user, r->text + start, end - start);
-    if (r->pos < n && llm_timer_start(r->p->svc, 0, s_on_tick, r, &r->tick) == 0) return;
+    if (r->pos < n && svc_timer_start(r->p->svc, 0, s_on_tick, r, &r->tick) == 0) return;
     reply_cb_t cb = r->cb;
     void *user = r->user;
     const char *error = r->pos < n ? "out of memory" : NULL;
@@ -57,7 +57,7 @@ static reply_t *s_start(provider_t *base, const char *transcript, const char *la
     int line = 0;
     r->text = rules_reply(p->rules, transcript, time(NULL), &line);
     if (!r->text) r->text = strdup("Sorry, I have no answer to that.");   /* a rules file without a fallback */
-    if (!r->text || llm_timer_start(p->svc, 0, s_on_tick, r, &r->tick) < 0) {
+    if (!r->text || svc_timer_start(p->svc, 0, s_on_tick, r, &r->tick) < 0) {
         s_free(r);
         return NULL;
     }

@@ -8,7 +8,7 @@
 #include "http_client.h"
 #include "log.h"
 #include "response.h"
-#include "timer.h"
+#include "svc_timer.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -35,7 +35,7 @@ struct s_utt {
     stt_result_fn *fn;
     void *arg;
     http_request_t *req;
-    stt_timer_t *retry_timer;
+    svc_timer_t *retry_timer;
     int attempt;                 /* retries made */
     int64_t finished_us;         /* monotonic: the total deadline counts from here */
     long status;
@@ -94,7 +94,7 @@ static void s_utt_free(s_utt_t *u)
 {
     engine_http_t *p = u->p;
     http_request_cancel(u->req);
-    stt_timer_cancel(&u->retry_timer);
+    svc_timer_cancel(&u->retry_timer);
     if (u->finished) p->active--;
     if (u->prev) u->prev->next = u->next;
     else if (p->utts == u) p->utts = u->next;
@@ -228,7 +228,7 @@ static bool s_retry(s_utt_t *u, const char *why)
     if (delay > BACKOFF_MAX_MS) delay = BACKOFF_MAX_MS;
     delay = delay * (75 + rand() % 51) / 100;   /* +-25 %: callers failing together retry apart */
     if (s_left_ms(u) - delay < RETRY_MIN_LEFT_MS) return false;
-    if (stt_timer_start(p->svc, (int)delay, s_on_retry_timer, u, &u->retry_timer) < 0) return false;
+    if (svc_timer_start(p->svc, (int)delay, s_on_retry_timer, u, &u->retry_timer) < 0) return false;
     u->attempt++;
     metric_add(p->m_retries, 1);
     log_info("session %s: utterance %llu: %s retry %d of %d in %ld ms: %s", u->session,
@@ -353,7 +353,7 @@ static void s_destroy(void *impl)
     if (!p) return;
     http_client_destroy(&p->http);               /* cancels every request: no more callbacks */
     while (p->utts) s_utt_free(p->utts);
-    stt_timers_shutdown(p->svc);
+    svc_timers_shutdown(p->svc);
     free(p->name);
     free(p->url);
     free(p->model);

@@ -1,21 +1,21 @@
 /* timer — see timer.h. The timers not fired yet are in one list (one
  * service per process), so that shutdown can free them. */
-#include "timer.h"
+#include "svc_timer.h"
 
 #include <errno.h>
 #include <stdlib.h>
 
-struct stt_timer {
-    stt_timer_t *prev, *next;
-    stt_timer_fn *fn;          /* NULL once disarmed */
+struct svc_timer {
+    svc_timer_t *prev, *next;
+    svc_timer_fn *fn;          /* NULL once disarmed */
     void *arg;
-    stt_timer_t **handle;
+    svc_timer_t **handle;
     int id;
 };
 
-static stt_timer_t *s_armed;
+static svc_timer_t *s_armed;
 
-static void s_unlink(stt_timer_t *t)
+static void s_unlink(svc_timer_t *t)
 {
     if (t->prev) t->prev->next = t->next;
     else s_armed = t->next;
@@ -25,9 +25,9 @@ static void s_unlink(stt_timer_t *t)
 static int s_fire(service_t *svc, void *arg)
 {
     (void)svc;
-    stt_timer_t *t = arg;
+    svc_timer_t *t = arg;
     s_unlink(t);
-    stt_timer_fn *fn = t->fn;
+    svc_timer_fn *fn = t->fn;
     void *farg = t->arg;
     if (t->handle) *t->handle = NULL;
     free(t);
@@ -35,9 +35,9 @@ static int s_fire(service_t *svc, void *arg)
     return 0;
 }
 
-int stt_timer_start(service_t *svc, int delay_ms, stt_timer_fn *fn, void *arg, stt_timer_t **handle)
+int svc_timer_start(service_t *svc, int delay_ms, svc_timer_fn *fn, void *arg, svc_timer_t **handle)
 {
-    stt_timer_t *t = calloc(1, sizeof *t);
+    svc_timer_t *t = calloc(1, sizeof *t);
     if (!t) return -ENOMEM;
     t->fn = fn;
     t->arg = arg;
@@ -55,19 +55,19 @@ int stt_timer_start(service_t *svc, int delay_ms, stt_timer_fn *fn, void *arg, s
     return 0;
 }
 
-void stt_timer_cancel(stt_timer_t **handle_p)
+void svc_timer_cancel(svc_timer_t **handle_p)
 {
     if (!handle_p || !*handle_p) return;
-    stt_timer_t *t = *handle_p;
+    svc_timer_t *t = *handle_p;
     t->fn = NULL;
     t->handle = NULL;
     *handle_p = NULL;
 }
 
-void stt_timers_shutdown(service_t *svc)
+void svc_timers_shutdown(service_t *svc)
 {
     while (s_armed) {
-        stt_timer_t *t = s_armed;
+        svc_timer_t *t = s_armed;
         s_unlink(t);
         service_cancel(svc, t->id);
         if (t->handle) *t->handle = NULL;
