@@ -131,7 +131,7 @@ $(BUILD)/fuzzobj/gen/voxmesh.pb-c.o: $(PROTO_C)
 	$(call say,CLANG,$<)clang $(filter-out -Wextra,$(FUZZ_CFLAGS)) -c $< -o $@
 $(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_OBJ)
 	@mkdir -p $(dir $@)
-	$(call say,FUZZ,$@)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(call say,FUZZ,$@)clang $(FUZZ_CFLAGS) -MMD -MP -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 # ---- top-level targets ---------------------------------------------------------
 # Keep test and bench objects (make would delete them as intermediates).
