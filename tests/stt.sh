@@ -81,7 +81,7 @@ PIDS+=($MON)
 sleep 0.5
 cpids=()
 for c in $conds; do
-    "$BIN/voxmesh-client" --url "http://127.0.0.1:$PORT" --in "$T/$c.wav" --tail-ms 2500 --timeout-ms 120000 \
+    "$BIN/voxmesh-client" --url "http://127.0.0.1:$PORT" --in "$T/$c.wav" --tail-ms 2500 --timeout-ms 300000 \
         > "$T/$c.json" 2> "$T/$c.err" &
     cpids+=($!)
 done
