@@ -205,7 +205,7 @@ static const service_option_t s_options[] = {
     { "key", NULL, "DTLS private key (PEM), with --cert" },
     { "video", "true", "accept VP8 video from callers" },
     { "queue-ms", "60000", "outbound audio buffered per session" },
-    { "pacer-jitter-ms", "5", "live outbound audio absorbs this much delay spread (smooth arrivals for the caller)" },
+    { "pacer-jitter-ms", "10", "live outbound audio absorbs this much delay spread (smooth arrivals for the caller)" },
     { NULL, NULL, NULL }
 };
 
