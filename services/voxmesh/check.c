@@ -55,6 +55,9 @@ static bool s_consumed(const graph_t *graph, const graph_service_t *self, const 
         for (size_t s = 0; s < o->subscribes_size; s++)
             if (graph_topic_matches(o->subscribes[s], topic))
                 return true;
+        for (size_t s = 0; s < o->listens_size; s++)   /* an optional subscriber consumes it too */
+            if (graph_topic_matches(o->listens[s], topic))
+                return true;
     }
     return false;
 }

@@ -699,6 +699,8 @@ static char *s_parse_describe(graph_service_t *svc, const char *text, size_t len
                 problem = s_collect_topics(n, &svc->publishes, &svc->publishes_size);
             else if (!strcmp(zpl_name(n), "subscribes"))
                 problem = s_collect_topics(n, &svc->subscribes, &svc->subscribes_size);
+            else if (!strcmp(zpl_name(n), "listens"))
+                problem = s_collect_topics(n, &svc->listens, &svc->listens_size);
     }
     zpl_destroy(&root);
     return problem;
@@ -854,6 +856,7 @@ void graph_destroy(graph_t **self_p)
         s_list_free(&svc->settings, &svc->settings_size);
         s_list_free(&svc->publishes, &svc->publishes_size);
         s_list_free(&svc->subscribes, &svc->subscribes_size);
+        s_list_free(&svc->listens, &svc->listens_size);
     }
     free(self->services);
     free(self->file);

@@ -38,6 +38,8 @@ typedef struct {
     size_t publishes_size;
     char **subscribes;      /* subscription prefixes, each ending in '.' */
     size_t subscribes_size;
+    char **listens;         /* optional subscriptions: consume, need no publisher */
+    size_t listens_size;
 } graph_service_t;
 
 typedef struct {
