@@ -164,7 +164,7 @@ static void s_usage(void)
             "  --bus ENDPOINT  the bus's subscriber side (default $VOXMESH_BUS_SUB)\n"
             "  --json          one JSON object per event\n"
             "  --stats         per-topic messages/s, bytes/s, latency and gaps every second\n"
-            "  --count N       exit after N events;  --seconds S: exit after S seconds\n"
+            "  --count N       exit after N events of the PREFIXes;  --seconds S: exit after S seconds\n"
             "  PREFIX          topic prefixes to tap, each ending in '.' (default: everything)\n",
             registry_dir());
 }
@@ -235,7 +235,11 @@ int mon_main(int argc, char **argv)
         if (items[1].revents & ZMQ_POLLIN) s_print_monitor_event(mon, json);
         bus_msg_t *m;
         while ((count < 0 || seen < count) && (m = bus_recv(bus, 0))) {
-            seen++;
+            /* --count counts what was asked for, not the bus's own
+             * health.bus. events that come with any prefix. */
+            bool asked = nprefixes == 0;
+            for (int i = 0; i < nprefixes && !asked; i++) asked = !strncmp(m->topic, prefixes[i], strlen(prefixes[i]));
+            if (asked) seen++;
             if (stats) {
                 s_topic_stats_t *s = s_stats_for(topics, &ntopics, m->topic);
                 if (s) {
