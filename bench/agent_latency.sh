@@ -39,7 +39,11 @@ while [ $i -lt "$TURNS" ]; do
     parts+=("$T/q$i.wav"); i=$((i + 1))
 done
 sox "${parts[@]}" "$T/conv.wav"
-sox "$T/q0.wav" "$T/q1.wav" "$T/q2.wav" "$T/short.wav"
+# A short conversation of three turns for the concurrency steps.
+for k in 0 1 2; do
+    flite -voice slt -t "${Q[$k]}" -o "$T/q.wav" && sox "$T/q.wav" -r 48000 "$T/s$k.wav" pad 0.3 4.5
+done
+sox "$T/s0.wav" "$T/s1.wav" "$T/s2.wav" "$T/short.wav" || { echo "FAIL: cannot make the input"; exit 1; }
 
 "$BIN/voxmesh" mon --json stt.final. llm.sentence. audio.out.pcm. audio.out.opus. > "$T/mon1.out" 2>&1 &
 MON=$!; PIDS+=($MON); sleep 0.5
