@@ -74,7 +74,7 @@ if [ -n "$IVF" ]; then
         > "$T/mon.out" 2>&1 &
     MON=$!
     PIDS+=($MON)
-    sleep 0.5
+    wait_for "$T/mon.out" handshake-succeeded 10 || fail "mon did not connect to the bus"
     call whip --transport whip --in "$IN" --video "$IVF"
     wait $MON
     n=$(grep -c '"video.in.vp8.' "$T/mon.out" || true)
@@ -129,14 +129,15 @@ if command -v python3 > /dev/null; then
 import socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(('127.0.0.1', $SILENT)); s.listen(8); c = []
+print('listening', flush=True)
 end = time.time() + 30
 while time.time() < end:
     s.settimeout(0.5)
     try: c.append(s.accept())
     except OSError: pass
-" &
+" > "$T/silent.log" 2>&1 &
     PIDS+=($!)
-    sleep 0.5
+    wait_for "$T/silent.log" listening 20 || fail "the silent server did not start"
     expect_fail whip-silent 1 "timed out" --url "http://127.0.0.1:$SILENT" --in "$IN" \
         --tail-ms 0 --timeout-ms 5000
     check "$LAST_DT < 6.5" || fail "whip-silent took ${LAST_DT}s with --timeout-ms 5000"

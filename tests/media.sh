@@ -20,7 +20,7 @@ wait_for "$T/up.out" "voxmesh: ready" 30 || fail "the parrot stack did not becom
 "$BIN/voxmesh" mon --json --seconds 25 vad. speech.segment. session. > "$T/mon.out" 2>&1 &
 MON=$!
 PIDS+=($MON)
-sleep 0.5
+wait_for "$T/mon.out" handshake-succeeded 10 || fail "mon did not connect to the bus"
 "$BIN/voxmesh-client" --url "http://127.0.0.1:$EDGE_PORT" --in "$T/in.wav" --tail-ms 1500 --out "$T/reply.wav" \
     > "$T/client.json" 2> "$T/client.err" || { cat "$T/client.err"; fail "the client failed"; }
 sid=$(sed -n 's/.*"session":"[^"]*\/\([0-9a-f]*\)".*/\1/p' "$T/client.json")

@@ -78,7 +78,7 @@ wait_for "$T/up.out" "voxmesh: ready" 40 || fail "the stack did not become ready
 "$BIN/voxmesh" mon --json stt.final. > "$T/mon.out" 2>&1 &
 MON=$!
 PIDS+=($MON)
-sleep 0.5
+wait_for "$T/mon.out" handshake-succeeded 10 || fail "mon did not connect to the bus"
 cpids=()
 for c in $conds; do
     "$BIN/voxmesh-client" --url "http://127.0.0.1:$PORT" --in "$T/$c.wav" --tail-ms 2500 --timeout-ms 300000 \
