@@ -3,9 +3,12 @@
 #include "log.h"
 #include "session_map.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* A session the dispatcher has said something about. */
 typedef struct {
@@ -26,13 +29,21 @@ struct lease {
     session_map_t *map;
     size_t nmine;
     unsigned beats;
+    /* The beat thread: beats go on while the loop is busy (a PocketSphinx
+     * decode holds it for a while), but stop when the loop is stuck. */
+    pthread_t thread;
+    bool thread_started;
+    atomic_bool stop;
+    atomic_llong loop_alive_us;   /* monotonic: the loop's last tick */
+    atomic_uint a_sessions, a_busy, a_capacity;
     metric_t *m_gains, *m_losses, *m_assigned;
 };
 
 #define LEASE_SESSIONS_MAX 100000
 #define LEASE_IDLE_US (60 * 1000000LL)      /* the dispatcher refreshes every second */
 #define LEASE_DISPATCHER_SILENT_US (3 * 1000000LL)
-#define LEASE_LIST_EVERY 10                  /* beats between full session lists */
+#define LEASE_LIST_MS 1000                   /* the loop sends the full session list this often */
+#define LEASE_LOOP_STUCK_US (2 * 1000000LL)  /* no beats when the loop has not ticked for this long */
 
 static void *s_make(const char *id, void *arg)
 {
@@ -122,38 +133,83 @@ static void s_collect(const char *id, void *state, void *arg)
 {
     s_entry_t *e = state;
     s_list_t *l = arg;
-    if (e->mine && l->n < l->cap) l->ids[l->n++] = (char *)id;
+    /* The id lives only during the visit. */
+    if (e->mine && l->n < l->cap && (l->ids[l->n] = strdup(id))) l->n++;
 }
 
-static int s_beat(service_t *svc, void *arg)
+static void *s_beat_thread(void *arg)
+{
+    lease_t *self = arg;
+    bus_t *bus = service_bus(self->svc);
+    while (!atomic_load(&self->stop)) {
+        if (time_mono_us() - atomic_load(&self->loop_alive_us) < LEASE_LOOP_STUCK_US) {
+            Voxmesh__WorkerHeartbeat h = VOXMESH__WORKER_HEARTBEAT__INIT;
+            h.role = self->role;
+            h.sessions = atomic_load(&self->a_sessions);
+            h.busy = atomic_load(&self->a_busy);
+            h.capacity = atomic_load(&self->a_capacity);
+            event_t ev = VOXMESH__ENVELOPE__INIT;
+            ev.payload_case = VOXMESH__ENVELOPE__PAYLOAD_WORKER_HEARTBEAT;
+            ev.worker_heartbeat = &h;
+            bus_publish(bus, TOPIC_WORKER_HB, &ev);
+        }
+        struct timespec ts = { 0, LEASE_HEARTBEAT_MS * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+/* The loop's side, every heartbeat: the load for the thread's beats; every
+ * second the list of the sessions served (a restarted dispatcher adopts
+ * them), on a topic of its own (health.worker.list.). */
+static int s_tick(service_t *svc, void *arg)
 {
     lease_t *self = arg;
     bus_t *bus = service_bus(svc);
     if (!bus) return 0;
     s_metrics(self);
-    Voxmesh__WorkerHeartbeat h = VOXMESH__WORKER_HEARTBEAT__INIT;
-    h.role = self->role;
-    h.sessions = (uint32_t)self->nmine;
+    atomic_store(&self->loop_alive_us, time_mono_us());
     unsigned busy = 0, capacity = 0;
     if (self->cfg.load) self->cfg.load(self->cfg.arg, &busy, &capacity);
-    h.busy = busy;
-    h.capacity = capacity;
-    s_list_t list = { NULL, 0, 0 };
-    if (self->dispatched && self->beats % LEASE_LIST_EVERY == 0) {
-        list.cap = self->nmine;
-        list.ids = list.cap ? calloc(list.cap, sizeof *list.ids) : NULL;
-        if (list.ids) session_map_foreach(self->map, s_collect, &list);
-        h.serving = list.ids;
-        h.n_serving = list.n;
-        h.full_list = !list.cap || list.ids;
+    atomic_store(&self->a_busy, busy);
+    atomic_store(&self->a_capacity, capacity);
+    atomic_store(&self->a_sessions, (unsigned)self->nmine);
+    if (!self->thread_started) {
+        atomic_store(&self->stop, false);
+        if (pthread_create(&self->thread, NULL, s_beat_thread, self) == 0) self->thread_started = true;
+        else log_warn("lease: cannot start the heartbeat thread: beats stop while the loop is busy");
     }
-    self->beats++;
-    event_t ev = VOXMESH__ENVELOPE__INIT;
-    ev.payload_case = VOXMESH__ENVELOPE__PAYLOAD_WORKER_HEARTBEAT;
-    ev.worker_heartbeat = &h;
-    bus_publish(bus, TOPIC_WORKER_HB, &ev);
-    free(list.ids);
-    if (self->beats % LEASE_LIST_EVERY == 0) session_map_reap(self->map);
+    if (!self->thread_started) {
+        Voxmesh__WorkerHeartbeat h = VOXMESH__WORKER_HEARTBEAT__INIT;
+        h.role = self->role;
+        h.sessions = (uint32_t)self->nmine;
+        event_t ev = VOXMESH__ENVELOPE__INIT;
+        ev.payload_case = VOXMESH__ENVELOPE__PAYLOAD_WORKER_HEARTBEAT;
+        ev.worker_heartbeat = &h;
+        bus_publish(bus, TOPIC_WORKER_HB, &ev);
+    }
+    if (++self->beats % (LEASE_LIST_MS / LEASE_HEARTBEAT_MS) == 0) {
+        if (self->dispatched) {
+            Voxmesh__WorkerHeartbeat h = VOXMESH__WORKER_HEARTBEAT__INIT;
+            h.role = self->role;
+            h.sessions = (uint32_t)self->nmine;
+            h.busy = busy;
+            h.capacity = capacity;
+            s_list_t list = { NULL, 0, self->nmine };
+            list.ids = list.cap ? calloc(list.cap, sizeof *list.ids) : NULL;
+            if (list.ids) session_map_foreach(self->map, s_collect, &list);
+            h.serving = list.ids;
+            h.n_serving = list.n;
+            h.full_list = !list.cap || list.ids;
+            event_t ev = VOXMESH__ENVELOPE__INIT;
+            ev.payload_case = VOXMESH__ENVELOPE__PAYLOAD_WORKER_HEARTBEAT;
+            ev.worker_heartbeat = &h;
+            bus_publish(bus, TOPIC_WORKER_LIST, &ev);
+            for (size_t i = 0; i < list.n; i++) free(list.ids[i]);
+            free(list.ids);
+        }
+        session_map_reap(self->map);
+    }
     if (self->dispatched && !self->dispatcher_lost
         && time_mono_us() - self->dispatcher_seen_us > LEASE_DISPATCHER_SILENT_US) {
         self->dispatcher_lost = true;
@@ -176,9 +232,14 @@ lease_t *lease_new(service_t *svc, const lease_config_t *cfg)
         free(self);
         return NULL;
     }
+    atomic_init(&self->stop, false);
+    atomic_init(&self->loop_alive_us, 0);
+    atomic_init(&self->a_sessions, 0);
+    atomic_init(&self->a_busy, 0);
+    atomic_init(&self->a_capacity, 0);
     service_publishes(svc, TOPIC_WORKER_HB);
     if (service_on_optional(svc, TOPIC_WORKER_ASSIGN, s_on_assign, self) < 0
-        || service_every(svc, LEASE_HEARTBEAT_MS, s_beat, self) < 0) {
+        || service_every(svc, LEASE_HEARTBEAT_MS, s_tick, self) < 0) {
         log_error("lease: cannot register with the service");
         lease_destroy(&self);
         return NULL;
@@ -190,6 +251,10 @@ void lease_destroy(lease_t **self_p)
 {
     if (!self_p || !*self_p) return;
     lease_t *self = *self_p;
+    if (self->thread_started) {
+        atomic_store(&self->stop, true);
+        pthread_join(self->thread, NULL);
+    }
     session_map_destroy(&self->map);
     free(self);
     *self_p = NULL;
