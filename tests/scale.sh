@@ -42,6 +42,9 @@ URL=http://127.0.0.1:$EDGE_PORT
 "$BIN/voxmesh" mon --json worker.assign. stt.final. llm.sentence. tts.progress. > "$T/mon.out" 2>&1 &
 PIDS+=($!)
 wait_for "$T/mon.out" handshake-succeeded 10 || fail "mon did not connect to the bus"
+"$BIN/voxmesh" mon worker.assign. > "$T/assign.out" 2>&1 &     # readable: who serves whom
+PIDS+=($!)
+wait_for "$T/assign.out" handshake-succeeded 10 || fail "mon did not connect to the bus"
 sleep 0.5    # the workers' first beats reach the dispatcher
 
 heard() { "$BIN/voxmesh-stt" --log-level=warn --transcribe="$1" | cut -f2; }
@@ -90,6 +93,14 @@ for i in 1 2 3 4; do
 done
 [ ${#stt_used[@]} = 2 ] || fail "the four sessions used ${#stt_used[@]} STT worker(s): ${!stt_used[*]} (want both)"
 [ ${#tts_used[@]} = 2 ] || fail "the four sessions used ${#tts_used[@]} TTS worker(s): ${!tts_used[*]} (want both)"
+for i in 1 2 3 4; do
+    sid=$(sid_of "$T/c$i.json")
+    for role in stt tts; do
+        grep -q "^session ${sid:0:12} $role -> $(assigned $role "$sid")  (new)" "$T/assign.out" \
+            || fail "voxmesh mon does not show session $sid's $role worker: $(head -3 "$T/assign.out")"
+    done
+done
+grep -q refresh "$T/assign.out" && fail "voxmesh mon shows the dispatcher's refreshes"
 base=$(printf '%s\n' "${lat[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}')
 ok "4 callers: STT on ${!stt_used[*]}, TTS on ${!tts_used[*]}; one final each, every sentence once; end of speech -> final ${lat[*]} ms (median $base)"
 

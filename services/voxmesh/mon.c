@@ -145,6 +145,19 @@ static bool s_format_dialogue(const event_t *ev, char *line, size_t size)
                  ev->llm_done->detail && *ev->llm_done->detail ? ": " : "",
                  ev->llm_done->detail ? ev->llm_done->detail : "");
         break;
+    case VOXMESH__ENVELOPE__PAYLOAD_WORKER_ASSIGN: {
+        /* Which worker serves which session: the changes, not the
+         * dispatcher's once-a-second refreshes or its beats. */
+        const Voxmesh__WorkerAssign *a = ev->worker_assign;
+        if (!ev->session_id || !*ev->session_id || (a->reason && !strcmp(a->reason, "refresh"))) {
+            line[0] = 0;
+            return true;
+        }
+        snprintf(line, size, "session %.12s %-3s -> %s  (%s%s%s)", ev->session_id, a->role ? a->role : "?",
+                 a->worker && *a->worker ? a->worker : "(no live worker)", a->reason ? a->reason : "",
+                 a->previous && *a->previous ? ", was " : "", a->previous ? a->previous : "");
+        return true;
+    }
     default:
         return false;
     }
@@ -218,8 +231,9 @@ int mon_main(int argc, char **argv)
     zmq_connect(mon, mon_ep);
 
     for (int i = 0; i < nprefixes; i++) bus_subscribe(bus, prefixes[i]);
-    bool show_deltas = false;
+    bool show_deltas = false, show_beats = false;
     for (int i = 0; i < nprefixes; i++) show_deltas |= !strncmp(prefixes[i], "llm.delta.", 10);
+    for (int i = 0; i < nprefixes; i++) show_beats |= !strncmp(prefixes[i], "health.worker.", 14);
     if (nprefixes == 0) zsock_set_subscribe(bus_sub_socket(bus), "");
     else bus_subscribe(bus, "health.bus.");
 
@@ -256,6 +270,7 @@ int mon_main(int argc, char **argv)
                 char line[2048];
                 if (json) event_format_json(m->ev, m->topic, line, sizeof line);
                 else if (m->ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_LLM_DELTA && !show_deltas) line[0] = 0;
+                else if (m->ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_WORKER_HEARTBEAT && !show_beats) line[0] = 0;
                 else if (!s_format_dialogue(m->ev, line, sizeof line)) event_format(m->ev, m->topic, line, sizeof line);
                 if (!line[0]) {   /* a token of a reply: its sentences show it (ask for llm.delta. to see them) */
                     bus_msg_destroy(&m);
