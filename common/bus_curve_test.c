@@ -140,6 +140,18 @@ static void s_curve(void)
     CHECK(r_pub >= 1 && r_sub >= 3, "refusals are counted per side in the metrics (publisher %.0f, subscriber %.0f)",
           r_pub, r_sub);
 
+    /* Authorising a key is adding its file: the directory is re-read. */
+    zcert_t *mc = zcert_load(mallory);
+    char mpub[400];
+    snprintf(mpub, sizeof mpub, "%s/mallory.key", s_auth);
+    zcert_save_public(mc, mpub);
+    zcert_destroy(&mc);
+    bus_t *late = bus_new_curve("mallory-late", NULL, back, NULL, &cm);
+    bus_subscribe(late, "t.");
+    s_wait_subscribed(proxy, "t.", 3);   /* the spy's retry may get in too */
+    CHECK(bus_proxy_subscriptions(proxy, "t.") >= 2, "a key added to the directory is accepted without a restart");
+    bus_destroy(&late);
+
     bus_destroy(&pub);
     bus_destroy(&sub);
     bus_destroy(&spy);
