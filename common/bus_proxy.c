@@ -233,7 +233,7 @@ static void s_on_monitor_event(bus_proxy_t *self, s_side_t *side)
         self->refused++;
         pthread_mutex_unlock(&self->lock);
         metric_add(side->m_refused, 1);
-        /* A refused peer comes back every 100 ms: bounded lines and events. */
+        /* A client without CURVE comes back every 100 ms: bounded lines and events. */
         uint64_t suppressed = 0;
         if (!log_ratelimit_ok(&side->refusal_rl, &suppressed)) return;
         char reason[160];
