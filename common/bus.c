@@ -1,5 +1,6 @@
 /* bus — see bus.h and docs/bus.md. */
 #include "bus.h"
+#include "bus_cert.h"
 #include "log.h"
 
 #include <czmq.h>
@@ -35,10 +36,14 @@ static void s_free_seq(void **item)
     *item = NULL;
 }
 
-static zsock_t *s_socket(int type, const char *endpoint)
+static zsock_t *s_socket(int type, const char *endpoint, zcert_t *cert, const char *server_key)
 {
     zsock_t *s = zsock_new(type);
     if (!s) return NULL;
+    if (cert) {   /* before the connect: the handshake is per connection */
+        zcert_apply(cert, s);
+        zsock_set_curve_serverkey(s, server_key);
+    }
     zsock_set_linger(s, 0);
     /* Audio is real time: a frame that cannot be delivered within ~1 s of
      * buffering is worthless, and memory must stay bounded. */
@@ -54,6 +59,12 @@ static zsock_t *s_socket(int type, const char *endpoint)
 bus_t *bus_new(const char *publisher, const char *pub_endpoint, const char *sub_endpoint,
                metrics_t *metrics)
 {
+    return bus_new_curve(publisher, pub_endpoint, sub_endpoint, metrics, NULL);
+}
+
+bus_t *bus_new_curve(const char *publisher, const char *pub_endpoint, const char *sub_endpoint,
+                     metrics_t *metrics, const bus_curve_t *curve)
+{
     /* CZMQ would install its own SIGINT/SIGTERM handlers; services handle
      * signals themselves (service.c), so switch that off before any socket. */
     zsys_handler_set(NULL);
@@ -64,11 +75,23 @@ bus_t *bus_new(const char *publisher, const char *pub_endpoint, const char *sub_
     self->pub_seq = zhashx_new();
     self->rx_seq = zhashx_new();
     self->bad_rl = (log_ratelimit_t)LOG_RATELIMIT_INIT(5000, 5);
+    zcert_t *cert = NULL, *server = NULL;
     if (!self->publisher || !self->pub_seq || !self->rx_seq) goto fail;
     zhashx_set_destructor(self->pub_seq, s_free_seq);
     zhashx_set_destructor(self->rx_seq, s_free_seq);
-    if (pub_endpoint && !(self->pub = s_socket(ZMQ_PUB, pub_endpoint))) goto fail;
-    if (sub_endpoint && !(self->sub = s_socket(ZMQ_SUB, sub_endpoint))) goto fail;
+    if (curve) {
+        char err[512];
+        if (!(cert = bus_cert_load(curve->cert, true, err, sizeof err))
+            || !(server = bus_cert_load(curve->server_key, false, err, sizeof err))) {
+            log_error("bus: CURVE: %s", err);
+            goto fail;
+        }
+    }
+    const char *server_key = server ? zcert_public_txt(server) : NULL;
+    if (pub_endpoint && !(self->pub = s_socket(ZMQ_PUB, pub_endpoint, cert, server_key))) goto fail;
+    if (sub_endpoint && !(self->sub = s_socket(ZMQ_SUB, sub_endpoint, cert, server_key))) goto fail;
+    zcert_destroy(&cert);
+    zcert_destroy(&server);
     if (metrics) {
         self->m_published = metrics_counter(metrics, "voxmesh_bus_published_total", NULL, "Events published");
         self->m_dropped = metrics_counter(metrics, "voxmesh_bus_publish_dropped_total", NULL,
@@ -81,6 +104,8 @@ bus_t *bus_new(const char *publisher, const char *pub_endpoint, const char *sub_
     }
     return self;
 fail:
+    zcert_destroy(&cert);
+    zcert_destroy(&server);
     bus_destroy(&self);
     return NULL;
 }

@@ -41,6 +41,18 @@ typedef struct {
 bus_t *bus_new(const char *publisher, const char *pub_endpoint, const char *sub_endpoint,
                metrics_t *metrics);
 
+/* CURVE (docs/bus.md): the bus proxy is the CURVE server, every bus a client
+ * with a certificate of its own and the server's public key. */
+typedef struct {
+    const char *cert;         /* our certificate, with its secret key (NAME.key_secret) */
+    const char *server_key;   /* the bus proxy's public certificate (its NAME.key) */
+} bus_curve_t;
+
+/* bus_new over CURVE when curve is not NULL (both files are then required;
+ * a missing or bad one is logged and gives NULL). */
+bus_t *bus_new_curve(const char *publisher, const char *pub_endpoint, const char *sub_endpoint,
+                     metrics_t *metrics, const bus_curve_t *curve);
+
 void bus_destroy(bus_t **self_p);
 
 /* Subscribes to every topic that starts with `topic` (which must end in '.'). */

@@ -72,6 +72,8 @@ static const service_option_t s_common_options[] = {
     { "replicas", "1", "number of replicas of this service" },
     { "bus-pub", NULL, "endpoint to publish to (proxy frontend; env VOXMESH_BUS_PUB)" },
     { "bus-sub", NULL, "endpoint to subscribe from (proxy backend; env VOXMESH_BUS_SUB)" },
+    { "bus-cert", NULL, "CURVE: this client's certificate, NAME.key_secret (env VOXMESH_BUS_CERT)" },
+    { "bus-server-key", NULL, "CURVE: the bus's public certificate, NAME.key (env VOXMESH_BUS_SERVER_KEY)" },
     { "metrics-port", NULL, "serve Prometheus metrics on this TCP port (0: any free port)" },
     { "metrics-addr", "127.0.0.1", "address for the metrics endpoint" },
     { "health-interval", "2000", "publish a health event every N ms (0: never)" },
@@ -371,8 +373,19 @@ int service_start(service_t *self)
     if (!sub) sub = getenv("VOXMESH_BUS_SUB");
     char publisher[160];
     snprintf(publisher, sizeof publisher, "%s/%d", self->instance, (int)getpid());
-    self->bus = bus_new(publisher, pub ? pub : BUS_DEFAULT_PUB,
-                        self->nsubscribes + self->nlistens ? (sub ? sub : BUS_DEFAULT_SUB) : NULL, self->metrics);
+    /* CURVE (docs/bus.md): both or neither, from the options or the environment. */
+    bus_curve_t curve = { service_opt(self, "bus-cert"), service_opt(self, "bus-server-key") };
+    if (!curve.cert || !*curve.cert) curve.cert = getenv("VOXMESH_BUS_CERT");
+    if (!curve.server_key || !*curve.server_key) curve.server_key = getenv("VOXMESH_BUS_SERVER_KEY");
+    if (curve.cert && !*curve.cert) curve.cert = NULL;
+    if (curve.server_key && !*curve.server_key) curve.server_key = NULL;
+    if (!curve.cert != !curve.server_key) {
+        log_error("CURVE needs both --bus-cert and --bus-server-key (or VOXMESH_BUS_CERT and VOXMESH_BUS_SERVER_KEY)");
+        return -1;
+    }
+    self->bus = bus_new_curve(publisher, pub ? pub : BUS_DEFAULT_PUB,
+                              self->nsubscribes + self->nlistens ? (sub ? sub : BUS_DEFAULT_SUB) : NULL, self->metrics,
+                              curve.cert ? &curve : NULL);
     if (!self->bus) return -1;
     for (size_t i = 0; i < self->nsubscribes; i++)
         if (bus_subscribe(self->bus, self->subscribes[i]) < 0) return -1;

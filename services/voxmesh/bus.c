@@ -3,6 +3,7 @@
  * its own (systemd/). READY=1 goes to systemd once both sides are bound. */
 #include "cli.h"
 #include "bus_proxy.h"
+#include "busconf.h"
 #include "registry.h"
 #include "zpl.h"
 #include "log.h"
@@ -34,15 +35,21 @@ int bus_main(int argc, char **argv)
         zpl_destroy(&root);
         return 1;
     }
+    busconf_t conf;
+    if (busconf_read(&conf, zpl_locate(root, "bus"), argv[1], true) < 0) {
+        busconf_fini(&conf);
+        zpl_destroy(&root);
+        return 1;
+    }
     /* Blocked before the proxy thread starts, so that sigwait gets them. */
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
-    bus_proxy_t *proxy = bus_proxy_new(pub, sub);
+    busconf_proxy_t bus;
     int rc = 1;
-    if (proxy) {
+    if (busconf_proxy_start(&bus, &conf, pub, sub) == 0) {
         log_info("bus: publishers -> %s, subscribers <- %s", pub, sub);
         registry_add(argv[1], pub, sub);
         sd_notify(0, "READY=1");
@@ -50,9 +57,10 @@ int bus_main(int argc, char **argv)
         sigwait(&mask, &sig);
         sd_notify(0, "STOPPING=1");
         registry_remove();
-        bus_proxy_destroy(&proxy);
+        busconf_proxy_stop(&bus);
         rc = 0;
     }
+    busconf_fini(&conf);
     zpl_destroy(&root);
     return rc;
 }

@@ -26,6 +26,7 @@ struct graph {
     char *bus_pub;
     char *bus_sub;
     bool bus_external;
+    busconf_t busconf;          /* CURVE and the proxy's metrics (busconf.h) */
     graph_service_t *services;
     size_t size;
 };
@@ -262,7 +263,7 @@ static char *s_resolve(const char *program, const char *graph_dir, const char *b
 /* ---- the graph file ------------------------------------------------------- */
 
 static const char *const s_reserved_settings[] = {
-    "name", "replica", "replicas", "bus-pub", "bus-sub", "describe", NULL
+    "name", "replica", "replicas", "bus-pub", "bus-sub", "bus-cert", "bus-server-key", "describe", NULL
 };
 
 static void s_parse_settings(graph_service_t *svc, zpl_node_t *settings, errors_t *e)
@@ -371,6 +372,11 @@ static bool s_is_endpoint(const char *v)
     return sep && sep > v && sep[3];
 }
 
+static void s_busconf_error(void *arg, int line, const char *message)
+{
+    s_error(arg, line, "%s", message);
+}
+
 static void s_parse_bus(graph_t *self, zpl_node_t *bus, errors_t *e)
 {
     if (zpl_value(bus))
@@ -385,9 +391,12 @@ static void s_parse_bus(graph_t *self, zpl_node_t *bus, errors_t *e)
                 s_error(e, zpl_line(key), "external must be true or false, not '%s'", v ? v : "");
             continue;
         }
+        if (busconf_take(&self->busconf, key, self->dir, s_busconf_error, e))
+            continue;
         zpl_node_t **slot = !strcmp(k, "pub") ? &pub : !strcmp(k, "sub") ? &sub : NULL;
         if (!slot) {
-            s_error(e, zpl_line(key), "unknown key '%s' in 'bus' (expected pub, sub or external)", k);
+            s_error(e, zpl_line(key), "unknown key '%s' in 'bus' (expected pub, sub, external, curve, metrics-port "
+                    "or metrics-addr)", k);
             continue;
         }
         if (*slot) {
@@ -408,6 +417,7 @@ static void s_parse_bus(graph_t *self, zpl_node_t *bus, errors_t *e)
         s_error(e, zpl_line(bus), "'bus' has no 'sub' endpoint");
     if (pub && sub && zpl_value(pub) && zpl_value(sub) && !strcmp(zpl_value(pub), zpl_value(sub)))
         s_error(e, zpl_line(sub), "bus pub and sub must be different endpoints");
+    busconf_finish(&self->busconf, !self->bus_external, s_busconf_error, e);
     self->bus_pub = strdup(pub && zpl_value(pub) ? zpl_value(pub) : "");
     self->bus_sub = strdup(sub && zpl_value(sub) ? zpl_value(sub) : "");
 }
@@ -764,6 +774,8 @@ graph_t *graph_load(const char *path, const graph_options_t *options, char **err
     errors_t e = { .file = path };
     graph_t *self = calloc(1, sizeof *self);
     char *zerr = NULL;
+    if (self)
+        busconf_init(&self->busconf);
     zpl_node_t *root = self ? zpl_load(path, &zerr) : NULL;
     if (!self || !root) {
         if (err)
@@ -863,6 +875,7 @@ void graph_destroy(graph_t **self_p)
     free(self->dir);
     free(self->bus_pub);
     free(self->bus_sub);
+    busconf_fini(&self->busconf);
     free(self);
     *self_p = NULL;
 }
@@ -880,6 +893,11 @@ const char *graph_bus_pub(const graph_t *self)
 bool graph_bus_external(const graph_t *self)
 {
     return self->bus_external;
+}
+
+const busconf_t *graph_busconf(const graph_t *self)
+{
+    return &self->busconf;
 }
 
 const char *graph_bus_sub(const graph_t *self)
@@ -920,6 +938,10 @@ char **graph_argv(const graph_t *self, const graph_service_t *service, int repli
     rc |= s_push(&argv, &argc, s_printf("--replicas=%d", service->replicas));
     rc |= s_push(&argv, &argc, s_printf("--bus-pub=%s", self->bus_pub));
     rc |= s_push(&argv, &argc, s_printf("--bus-sub=%s", self->bus_sub));
+    if (self->busconf.curve_line) {
+        rc |= s_push(&argv, &argc, s_printf("--bus-cert=%s", self->busconf.cert));
+        rc |= s_push(&argv, &argc, s_printf("--bus-server-key=%s", self->busconf.server_key));
+    }
     for (size_t i = 0; i < service->settings_size; i++)
         rc |= s_push(&argv, &argc, strdup(service->settings[i]));
     if (rc) {

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include "busconf.h"
 
 #define GRAPH_MAX_REPLICAS    64
 #define GRAPH_MAX_SERVICES    256
@@ -74,6 +75,11 @@ const char *graph_bus_sub(const graph_t *self);
  * bus): this host's services only connect to it. */
 bool graph_bus_external(const graph_t *self);
 
+/* The rest of the bus section: CURVE (curve_line != 0 when it is on) and
+ * the proxy's metrics endpoint. Paths are resolved against the graph's
+ * directory. */
+const busconf_t *graph_busconf(const graph_t *self);
+
 /* Number of services, and the one at `index` (file order); NULL if out of range. */
 size_t graph_size(const graph_t *self);
 const graph_service_t *graph_service(const graph_t *self, size_t index);
@@ -83,7 +89,7 @@ const graph_service_t *graph_find(const graph_t *self, const char *name);
 
 /* Builds the argv that starts replica `replica` (0-based) of `service`:
  *   PATH --name=NAME[.REPLICA] --replica=I --replicas=N
- *        --bus-pub=ENDPOINT --bus-sub=ENDPOINT SETTINGS...
+ *        --bus-pub=ENDPOINT --bus-sub=ENDPOINT [--bus-cert=FILE --bus-server-key=FILE] SETTINGS...
  * (the ".REPLICA" suffix only when replicas > 1). argv[0] is the program's
  * path, ready for execv(argv[0], argv). Returns a NULL-terminated malloc'd
  * array to free with graph_argv_destroy, or NULL on bad arguments or ENOMEM. */

@@ -14,6 +14,7 @@ static const char s_usage[] =
     "  up GRAPH        run the services of GRAPH\n"
     "  mon             watch the bus (--help for its options)\n"
     "  bus GRAPH       run only the bus of GRAPH (for one unit per service)\n"
+    "  keygen DIR NAME write a CURVE certificate for the bus: DIR/NAME.key_secret, DIR/NAME.key\n"
     "  help            this text\n"
     "\n"
     "check and svg take [--bin-dir DIR] [--timeout SECONDS]: programs are\n"
@@ -37,6 +38,8 @@ int main(int argc, char **argv)
         return up_main(argc - 1, argv + 1);
     if (cmd && !strcmp(cmd, "bus"))
         return bus_main(argc - 1, argv + 1);
+    if (cmd && !strcmp(cmd, "keygen"))
+        return keygen_main(argc - 1, argv + 1);
     if (cmd && !strcmp(cmd, "mon"))
         return mon_main(argc - 1, argv + 1);
     if (cmd)

@@ -9,7 +9,9 @@
  * is watched with ZeroMQ's socket monitor. */
 #include "cli.h"
 #include "bus.h"
+#include "busconf.h"
 #include "registry.h"
+#include "zpl.h"
 #include "log.h"
 
 #include <czmq.h>
@@ -88,7 +90,7 @@ static void s_print_stats(s_topic_stats_t *t, int n, double secs, bus_stats_t bs
     fflush(stdout);
 }
 
-static void s_print_monitor_event(void *mon, bool json)
+static void s_print_monitor_event(void *mon, bool json, bool *refusal_told)
 {
     zmq_msg_t m1, m2;
     zmq_msg_init(&m1);
@@ -101,8 +103,19 @@ static void s_print_monitor_event(void *mon, bool json)
                          : id == ZMQ_EVENT_DISCONNECTED ? "disconnected"
                          : id == ZMQ_EVENT_CONNECT_RETRIED ? "connect-retried"
                          : id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED ? "handshake-succeeded"
+                         : id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "handshake-failed-auth"
+                         : id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "handshake-failed-protocol"
                          : "handshake-failed";
         int len = (int)zmq_msg_size(&m2);
+        bool failed = id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH || id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                   || id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+        if (failed && !*refusal_told) {   /* it retries every 100 ms: say it once */
+            *refusal_told = true;
+            fprintf(stderr, "voxmesh mon: the bus at %.*s refused this monitor (%s)%s\n", len, (char *)zmq_msg_data(&m2),
+                    what, id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                    ? ": its certificate is not among the bus's authorised keys"
+                    : ": CURVE on one side only, or not this bus's server key? (docs/bus.md, CURVE)");
+        }
         if (json)
             printf("{\"topic\":\"$monitor\",\"event\":\"%s\",\"endpoint\":\"%.*s\"}\n", what, len,
                    (char *)zmq_msg_data(&m2));
@@ -175,6 +188,10 @@ static void s_usage(void)
             "  --graph NAME|FILE  the running stack of that name (`voxmesh up` records it in %s/stacks),\n"
             "                  or that graph file's bus; default: the one stack running here\n"
             "  --bus ENDPOINT  the bus's subscriber side (default $VOXMESH_BUS_SUB)\n"
+            "  --cert FILE     CURVE: this host's certificate, NAME.key_secret (default $VOXMESH_BUS_CERT,\n"
+            "                  else the graph's bus/curve/cert)\n"
+            "  --server-key FILE  CURVE: the bus's public certificate (default $VOXMESH_BUS_SERVER_KEY,\n"
+            "                  else the graph's bus/curve/server-key)\n"
             "  --json          one JSON object per event\n"
             "  --stats         per-topic messages/s, bytes/s, latency and gaps every second\n"
             "  --count N       exit after N events of the PREFIXes;  --seconds S: exit after S seconds\n"
@@ -185,6 +202,7 @@ static void s_usage(void)
 int mon_main(int argc, char **argv)
 {
     const char *endpoint = getenv("VOXMESH_BUS_SUB"), *graph = NULL;
+    const char *cert = getenv("VOXMESH_BUS_CERT"), *server_key = getenv("VOXMESH_BUS_SERVER_KEY");
     bool json = false, stats = false;
     long count = -1;
     double seconds = -1;
@@ -194,6 +212,10 @@ int mon_main(int argc, char **argv)
         const char *a = argv[i];
         if (!strcmp(a, "--bus") && i + 1 < argc) endpoint = argv[++i];
         else if (!strncmp(a, "--bus=", 6)) endpoint = a + 6;
+        else if (!strcmp(a, "--cert") && i + 1 < argc) cert = argv[++i];
+        else if (!strncmp(a, "--cert=", 7)) cert = a + 7;
+        else if (!strcmp(a, "--server-key") && i + 1 < argc) server_key = argv[++i];
+        else if (!strncmp(a, "--server-key=", 13)) server_key = a + 13;
         else if (!strcmp(a, "--graph") && i + 1 < argc) graph = argv[++i];
         else if (!strncmp(a, "--graph=", 8)) graph = a + 8;
         else if (!strcmp(a, "--json")) json = true;
@@ -211,16 +233,44 @@ int mon_main(int argc, char **argv)
             return 2;
         }
     }
+    bool from_graph = false;
     if (graph || !endpoint || !*endpoint) {
         endpoint = registry_find_sub(graph, "voxmesh mon");
         if (!endpoint) return 1;
+        from_graph = true;
     }
     log_init("voxmesh-mon", LOG_LEVEL_WARN, false);
     signal(SIGINT, s_on_sigint);
     signal(SIGTERM, s_on_sigint);
 
-    bus_t *bus = bus_new("mon", NULL, endpoint, NULL);
+    /* CURVE: the options, else the environment, else the graph we found. */
+    if (cert && !*cert) cert = NULL;
+    if (server_key && !*server_key) server_key = NULL;
+    busconf_t conf;
+    busconf_init(&conf);
+    if (!cert && !server_key && from_graph && registry_found_graph()) {
+        const char *file = registry_found_graph();
+        zpl_node_t *root = zpl_load(file, NULL);
+        const char *ext = root ? zpl_get(root, "bus/external", "false") : "false";
+        if (root && zpl_locate(root, "bus/curve")
+            && busconf_read(&conf, zpl_locate(root, "bus"), file, strcmp(ext, "true") != 0) < 0) {
+            zpl_destroy(&root);
+            return 1;
+        }
+        zpl_destroy(&root);
+        cert = conf.cert;
+        server_key = conf.server_key;
+    }
+    if (!cert != !server_key) {
+        fprintf(stderr, "voxmesh mon: CURVE needs both --cert and --server-key\n");
+        busconf_fini(&conf);
+        return 2;
+    }
+    bus_curve_t curve = { cert, server_key };
+    bus_t *bus = bus_new_curve("mon", NULL, endpoint, NULL, cert ? &curve : NULL);
+    busconf_fini(&conf);
     if (!bus) return 1;
+    bool refusal_told = false;
     void *sub = zsock_resolve(bus_sub_socket(bus));
     char mon_ep[64];
     snprintf(mon_ep, sizeof mon_ep, "inproc://mon-%d", (int)getpid());
@@ -246,7 +296,7 @@ int mon_main(int argc, char **argv)
         if (seconds >= 0 && now - start >= (int64_t)(seconds * 1e6)) break;
         zmq_pollitem_t items[] = { { sub, 0, ZMQ_POLLIN, 0 }, { mon, 0, ZMQ_POLLIN, 0 } };
         zmq_poll(items, 2, 100);
-        if (items[1].revents & ZMQ_POLLIN) s_print_monitor_event(mon, json);
+        if (items[1].revents & ZMQ_POLLIN) s_print_monitor_event(mon, json, &refusal_told);
         bus_msg_t *m;
         while ((count < 0 || seen < count) && (m = bus_recv(bus, 0))) {
             /* --count counts what was asked for, not the bus's own

@@ -15,6 +15,7 @@
 
 static char s_dir[512];
 static char s_mine[1200];
+static char s_found_graph[1024];
 
 const char *registry_dir(void)
 {
@@ -157,8 +158,10 @@ const char *registry_find_sub(const char *graph, const char *what)
             return NULL;
         }
         const char *s = zpl_get(root, "bus/sub", NULL);
-        if (s) snprintf(sub, sizeof sub, "%s", s);
-        else fprintf(stderr, "%s: %s has no bus/sub\n", what, graph);
+        if (s) {
+            snprintf(sub, sizeof sub, "%s", s);
+            snprintf(s_found_graph, sizeof s_found_graph, "%s", graph);
+        } else fprintf(stderr, "%s: %s has no bus/sub\n", what, graph);
         zpl_destroy(&root);
         return s ? sub : NULL;
     }
@@ -170,6 +173,7 @@ const char *registry_find_sub(const char *graph, const char *what)
     }
     if (matches == 1) {
         snprintf(sub, sizeof sub, "%s", list[match].sub);
+        snprintf(s_found_graph, sizeof s_found_graph, "%s", list[match].graph);
         fprintf(stderr, "%s: stack '%s' (pid %d), bus %s\n", what, list[match].name, (int)list[match].pid, sub);
         return sub;
     }
@@ -186,4 +190,9 @@ const char *registry_find_sub(const char *graph, const char *what)
         s_print_list(list, n);
     }
     return NULL;
+}
+
+const char *registry_found_graph(void)
+{
+    return s_found_graph[0] ? s_found_graph : NULL;
 }

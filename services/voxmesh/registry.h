@@ -42,4 +42,9 @@ int registry_list(registry_entry_t *out, int max);
  * The result stays valid until the next call. */
 const char *registry_find_sub(const char *graph, const char *what);
 
+/* The graph file behind the last registry_find_sub that succeeded (the
+ * file given, or the running stack's), or NULL: where `voxmesh mon` finds
+ * this host's CURVE certificate. */
+const char *registry_found_graph(void);
+
 #endif

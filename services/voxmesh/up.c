@@ -47,7 +47,8 @@ typedef struct {
 
 typedef struct {
     graph_t *graph;
-    bus_proxy_t *proxy;
+    busconf_proxy_t bus;      /* the proxy, when this host runs it */
+    bus_proxy_t *proxy;       /* bus.proxy */
     bus_t *health;            /* we consume every service's health events */
     s_proc_t *procs;
     size_t nprocs;
@@ -191,7 +192,9 @@ static void s_read_health(s_up_t *up)
 {
     bus_msg_t *m;
     while ((m = bus_recv(up->health, 0))) {
-        if (m->ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_HEALTH) {
+        /* Our own proxy logs its refusals itself. */
+        bool ours = up->proxy && m->ev->publisher && !strcmp(m->ev->publisher, "bus");
+        if (m->ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_HEALTH && !ours) {
             const Voxmesh__ServiceHealth *h = m->ev->health;
             if (h->state && (!strcmp(h->state, "degraded") || strstr(h->state, "failed")))
                 log_warn("health: %s is %s: %s", h->service, h->state, h->detail ? h->detail : "");
@@ -334,10 +337,13 @@ int up_main(int argc, char **argv)
     up.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     if (up.sigfd < 0 || s_open_notify(&up) < 0 || s_build_procs(&up) < 0) goto out;
     if (!graph_bus_external(up.graph)) {
-        up.proxy = bus_proxy_new(graph_bus_pub(up.graph), graph_bus_sub(up.graph));
-        if (!up.proxy) goto out;
+        if (busconf_proxy_start(&up.bus, graph_busconf(up.graph), graph_bus_pub(up.graph), graph_bus_sub(up.graph)) < 0)
+            goto out;
+        up.proxy = up.bus.proxy;
     }
-    up.health = bus_new("voxmesh-up", NULL, graph_bus_sub(up.graph), NULL);
+    bus_curve_t curve;
+    up.health = bus_new_curve("voxmesh-up", NULL, graph_bus_sub(up.graph), NULL,
+                              busconf_client(graph_busconf(up.graph), &curve));
     if (!up.health || bus_subscribe(up.health, TOPIC_HEALTH) < 0) goto out;
     /* So that `voxmesh mon` finds this stack without --bus. */
     registry_add(argv[1], graph_bus_pub(up.graph), graph_bus_sub(up.graph));
@@ -350,7 +356,8 @@ int up_main(int argc, char **argv)
 out:
     registry_remove();
     bus_destroy(&up.health);
-    bus_proxy_destroy(&up.proxy);
+    busconf_proxy_stop(&up.bus);
+    up.proxy = NULL;
     if (up.sigfd >= 0) close(up.sigfd);
     if (up.notify_fd >= 0) close(up.notify_fd);
     free(up.procs);
