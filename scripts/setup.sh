@@ -26,6 +26,11 @@ if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
     # shellcheck disable=SC2086
     $SUDO apt-get install -y -qq --no-install-recommends $missing
+    # tests/prometheus.sh runs the prometheus binary itself, on loopback: the
+    # system service the package enables is not wanted where we installed it.
+    case " $missing " in *" prometheus "*)
+        $SUDO systemctl disable --now prometheus > /dev/null 2>&1 || true ;;
+    esac
 fi
 
 # playwright-core drives Debian's Chromium in the browser tests; it never downloads a browser.
