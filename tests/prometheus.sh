@@ -131,3 +131,37 @@ ok "Prometheus had $(wc -l < "$T/prom.sockets") sockets, all on loopback, and st
 grep -E "(error|warn):" "$T/up.out" > "$T/bad.out"
 [ -s "$T/bad.out" ] && { head "$T/bad.out"; fail "the stack logged errors or warnings"; }
 ok "neither the stack nor Prometheus (before SIGTERM) logged errors or warnings"
+kill -TERM $UP_PID
+wait $UP_PID
+[ -e "$targets" ] && fail "the targets file outlived its stack"
+ok "the targets file went with the stack"
+
+# Fixed ports from the graph's base, distinct per replica, and a replica
+# killed leaves the targets file and comes back on its port.
+export EDGE_PORT=$(free_port)
+while :; do
+    base=$(free_port)
+    ss -ltnH | awk -v b="$base" '{ n = split($4, a, ":"); p = a[n] + 0; if (p >= b && p < b + 5) busy = 1 } END { exit busy }' && break
+done
+make_graph "$TOP/deploy/graphs/parrot" "$T/parrot" > /dev/null
+sed -i -e "s/^    port = 0/    port = $base/" -e "s/replicas = 1/replicas = 2/" "$T/parrot"
+"$BIN/voxmesh" up "$T/parrot" > "$T/up2.out" 2>&1 &
+UP_PID=$!
+PIDS+=($UP_PID)
+wait_for "$T/up2.out" "voxmesh: ready" 30 || fail "the parrot stack did not become ready"
+targets=$T/run/targets/parrot-$UP_PID.json
+list=$(jq -r '[.[] | "\(.labels.name)=\(.targets[0])"] | join(" ")' "$targets")
+want="edge=127.0.0.1:$base codec=127.0.0.1:$((base + 1)) vad=127.0.0.1:$((base + 2)) parrot.0=127.0.0.1:$((base + 3)) parrot.1=127.0.0.1:$((base + 4))"
+[ "$list" = "$want" ] || fail "targets: \"$list\", want \"$want\""
+for p in $(seq $base $((base + 4))); do
+    curl -sf "http://127.0.0.1:$p/metrics" | grep -q '^voxmesh_bus_published_total' || fail "no metrics on port $p"
+done
+ok "replicas on the graph's ports: $list"
+victim=$(grep -o "started parrot.1 (pid [0-9]*)" "$T/up2.out" | grep -o '[0-9]*' | tail -n1)
+kill -KILL "$victim"
+for i in $(seq 300); do grep -q "parrot.1" "$targets" || break; sleep 0.01; done   # back within ~0.1 s: look often
+grep -q "parrot.1" "$targets" && fail "the killed replica is still a target"
+for i in $(seq 100); do [ "$(jq length "$targets")" = 5 ] && break; sleep 0.1; done
+again=$(jq -r '.[] | select(.labels.name == "parrot.1") | .targets[0]' "$targets")
+[ "$again" = "127.0.0.1:$((base + 4))" ] || fail "parrot.1 came back as \"$again\""
+ok "parrot.1 killed: out of the targets, back on $again after its restart"

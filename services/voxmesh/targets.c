@@ -48,8 +48,11 @@ int targets_open(const char *graph_file)
     if (mkdir(dir, 0755) < 0 && errno != EEXIST)
         return log_error_errno(errno, "cannot write the Prometheus targets in %s: %m", dir);
     s_prune(dir);
+    /* The graph's name as the registry has it: the file's base name, without .zpl or .graph. */
     const char *b = strrchr(graph_file, '/');
     snprintf(s_graph, sizeof s_graph, "%s", b ? b + 1 : graph_file);
+    char *dot = strrchr(s_graph, '.');
+    if (dot && dot != s_graph && (!strcmp(dot, ".zpl") || !strcmp(dot, ".graph"))) *dot = 0;
     snprintf(s_path, sizeof s_path, "%s/%s-%d.json", dir, s_graph, (int)getpid());
     return targets_write(NULL, 0);
 }

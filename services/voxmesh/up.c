@@ -5,7 +5,11 @@
  * Readiness is observed, not guessed: children get a NOTIFY_SOCKET of ours
  * and send sd_notify READY=1 like they would to systemd, and the bus proxy
  * counts the live subscriptions of every topic the graph declares. Only when
- * both are complete does `up` say ready — no sleep-and-hope, no slow joiners. */
+ * both are complete does `up` say ready — no sleep-and-hope, no slow joiners.
+ *
+ * Replicas that serve /metrics report the endpoint they bound the same way
+ * (VOXMESH_METRICS=addr:port); `up` lists them in a Prometheus targets file
+ * (targets.h). */
 #include "cli.h"
 #include "check.h"
 #include "registry.h"
