@@ -162,12 +162,21 @@ static void s_payload(const event_t *ev, bool json, char *buf, size_t size)
         snprintf(buf, size, json ? "\"reason\":\"%s\"" : "reason=%s", text);
         break;
     case VOXMESH__ENVELOPE__PAYLOAD_HEALTH: {
-        char detail[256];
-        s_json_str(text, sizeof text, ev->health->service);
-        s_json_str(detail, sizeof detail, ev->health->detail);
-        snprintf(buf, size, json ? "\"service\":\"%s\",\"state\":\"%s\",\"detail\":\"%s\""
-                                 : "service=%s state=%s %s",
-                 text, ev->health->state ? ev->health->state : "", detail);
+        const Voxmesh__ServiceHealth *h = ev->health;
+        char name[128], detail[256], host[96];
+        s_json_str(name, sizeof name, h->service);
+        s_json_str(detail, sizeof detail, h->detail);
+        s_json_str(host, sizeof host, h->host);
+        /* The proxy's connection events carry no host, pid or metrics. */
+        if (json)
+            snprintf(buf, size, "\"service\":\"%s\",\"state\":\"%.32s\",\"detail\":\"%s\",\"host\":\"%s\",\"pid\":%u,"
+                     "\"uptime_ms\":%" PRIu64 ",\"metrics\":\"%.64s\"", name, h->state ? h->state : "", detail, host,
+                     h->pid, h->uptime_ms, h->metrics ? h->metrics : "");
+        else if (h->pid)
+            snprintf(buf, size, "service=%s state=%.32s host=%s pid=%u%s%.64s %s", name, h->state ? h->state : "", host,
+                     h->pid, h->metrics && *h->metrics ? " metrics=" : "", h->metrics ? h->metrics : "", detail);
+        else
+            snprintf(buf, size, "service=%s state=%.32s %s", name, h->state ? h->state : "", detail);
         break;
     }
     case VOXMESH__ENVELOPE__PAYLOAD_WORKER_HEARTBEAT: {

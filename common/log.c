@@ -48,13 +48,18 @@ static const char *s_level_name(int level)
     }
 }
 
-static void s_vlog(int level, const char *fmt, va_list ap)
+static void s_vlog(int level, const char *session, const char *fmt, va_list ap)
 {
     char line[2048];
-    vsnprintf(line, sizeof line, fmt, ap);
+    int n = session ? snprintf(line, sizeof line, "session %s: ", session) : 0;
+    if (n < 0 || (size_t)n >= sizeof line) n = 0;
+    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
     if (s_journal) {
-        sd_journal_send("MESSAGE=%s", line, "PRIORITY=%d", level,
-                        "SYSLOG_IDENTIFIER=%s", s_ident, NULL);
+        if (session)
+            sd_journal_send("MESSAGE=%s", line, "PRIORITY=%d", level, "SYSLOG_IDENTIFIER=%s", s_ident,
+                            "VOXMESH_SESSION=%s", session, NULL);
+        else
+            sd_journal_send("MESSAGE=%s", line, "PRIORITY=%d", level, "SYSLOG_IDENTIFIER=%s", s_ident, NULL);
         return;
     }
     struct timespec ts;
@@ -74,7 +79,19 @@ void log_msg(int level, const char *fmt, ...)
     int saved = errno;
     va_list ap;
     va_start(ap, fmt);
-    s_vlog(level, fmt, ap);
+    s_vlog(level, NULL, fmt, ap);
+    va_end(ap);
+    errno = saved;
+}
+
+void log_session(int level, const char *session, const char *fmt, ...)
+{
+    if (level > s_level)
+        return;
+    int saved = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    s_vlog(level, session && *session ? session : NULL, fmt, ap);
     va_end(ap);
     errno = saved;
 }
@@ -86,7 +103,7 @@ int log_error_errno(int err, const char *fmt, ...)
         errno = err;   /* so that %m in fmt prints it */
         va_list ap;
         va_start(ap, fmt);
-        s_vlog(LOG_LEVEL_ERROR, fmt, ap);
+        s_vlog(LOG_LEVEL_ERROR, NULL, fmt, ap);
         va_end(ap);
     }
     return -err;

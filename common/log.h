@@ -1,4 +1,6 @@
-/* log — one logging call for every service: stderr or the systemd journal.
+/* log — one logging call for every service: stderr or the systemd journal
+ * (native protocol, with PRIORITY, SYSLOG_IDENTIFIER and, for lines about a
+ * session, VOXMESH_SESSION fields).
  *
  * Errors are logged once, where they are handled; functions that fail return a
  * negative errno (or -1) and leave logging to the caller that decides. */
@@ -21,6 +23,16 @@ void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 
 /* Logs and returns -|err|, systemd style: return log_error_errno(-r, "bind: %m"). */
 int log_error_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A line about one session: "session ID: text" on stderr; in the journal the
+ * same MESSAGE plus a VOXMESH_SESSION=ID field, so that
+ * `journalctl VOXMESH_SESSION=ID` shows one call across every service.
+ * A NULL or empty id logs like log_msg. */
+void log_session(int level, const char *session, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#define log_session_error(id, ...) log_session(LOG_LEVEL_ERROR, id, __VA_ARGS__)
+#define log_session_warn(id, ...)  log_session(LOG_LEVEL_WARN, id, __VA_ARGS__)
+#define log_session_info(id, ...)  log_session(LOG_LEVEL_INFO, id, __VA_ARGS__)
 
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LEVEL_WARN, __VA_ARGS__)

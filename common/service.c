@@ -44,6 +44,7 @@ struct service_t {
     bus_t *bus;
     metrics_t *metrics;
     metrics_server_t *metrics_server;
+    char metrics_endpoint[80];  /* "addr:port" of /metrics, "" when none */
     uint64_t watchdog_usec;
     int64_t started_us;
     metric_t *m_handler_latency;
@@ -398,6 +399,10 @@ int service_start(service_t *self)
         if (!self->metrics_server) return -1;
         log_info("metrics on http://%s:%d/metrics", service_opt(self, "metrics-addr"),
                  metrics_server_port(self->metrics_server));
+        /* Told to the supervisor (its targets file) and in health events. */
+        snprintf(self->metrics_endpoint, sizeof self->metrics_endpoint, "%s:%d",
+                 service_opt(self, "metrics-addr"), metrics_server_port(self->metrics_server));
+        sd_notifyf(0, "VOXMESH_METRICS=%s", self->metrics_endpoint);
     }
     self->m_handler_latency = metrics_histogram(self->metrics, "voxmesh_event_handler_seconds", NULL,
                                                 "Time spent handling one event", NULL, 0);
@@ -469,6 +474,11 @@ void service_publish_health(service_t *self, const char *state, const char *deta
     h.state = (char *)state;
     h.detail = (char *)(detail ? detail : "");
     h.uptime_ms = (uint64_t)(time_mono_us() - self->started_us) / 1000;
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    h.host = host;
+    h.pid = (uint32_t)getpid();
+    h.metrics = self->metrics_endpoint;
     event_t ev = VOXMESH__ENVELOPE__INIT;
     ev.payload_case = VOXMESH__ENVELOPE__PAYLOAD_HEALTH;
     ev.health = &h;

@@ -76,8 +76,8 @@ void *session_map_open(session_map_t *self, const char *id)
     if (zhashx_size(self->table) >= self->max) {
         uint64_t sup = 0;
         if (log_ratelimit_ok(&self->rl, &sup))
-            log_warn("session %s: refused: already %zu sessions (%llu similar suppressed)", id, self->max,
-                     (unsigned long long)sup);
+            log_session_warn(id, "refused: already %zu sessions (%llu similar suppressed)", self->max,
+                             (unsigned long long)sup);
         return NULL;
     }
     s_entry_t *e = calloc(1, sizeof *e);

@@ -8,7 +8,8 @@ libzmq3-dev libczmq-dev libwebsockets-dev libsrtp2-dev libnice-dev libglib2.0-de
 libopus-dev libogg-dev libvpx-dev libprotobuf-c-dev protobuf-c-compiler libsoxr-dev
 libcurl4-openssl-dev libsystemd-dev libssl-dev libgraphviz-dev
 flite flite1-dev espeak-ng sox opus-tools libpocketsphinx-dev pocketsphinx-en-us
-chromium janus iproute2 util-linux procps curl ca-certificates"
+chromium janus iproute2 util-linux procps curl ca-certificates
+prometheus jq"
 
 missing=""
 for p in $PKGS; do
@@ -25,6 +26,11 @@ if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
     # shellcheck disable=SC2086
     $SUDO apt-get install -y -qq --no-install-recommends $missing
+    # tests/prometheus.sh runs the prometheus binary itself, on loopback: the
+    # system service the package enables is not wanted where we installed it.
+    case " $missing " in *" prometheus "*)
+        $SUDO systemctl disable --now prometheus > /dev/null 2>&1 || true ;;
+    esac
 fi
 
 # playwright-core drives Debian's Chromium in the browser tests; it never downloads a browser.

@@ -27,8 +27,8 @@ static void s_warn(s_codec_t *c, const char *session, const char *what, const ch
 {
     uint64_t suppressed = 0;
     if (log_ratelimit_ok(&c->rl, &suppressed))
-        log_warn("session %s: %s dropped: %s (%llu similar suppressed)", session, what, why,
-                 (unsigned long long)suppressed);
+        log_session_warn(session, "%s dropped: %s (%llu similar suppressed)", what, why,
+                         (unsigned long long)suppressed);
 }
 
 static void *s_make_session(const char *id, void *arg)
@@ -43,10 +43,10 @@ static void s_free_session(void *state, const char *id, const char *why, void *a
     s_codec_t *c = arg;
     codec_session_t *s = state;
     codec_stats_t st = codec_session_stats(s);
-    log_info("session %s: %s; in %llu packets (%llu lost, %llu ms concealed, %llu FEC), out %llu packets",
-             id, why, (unsigned long long)st.packets_in, (unsigned long long)st.packets_lost,
-             (unsigned long long)st.concealed_ms, (unsigned long long)st.fec_recovered,
-             (unsigned long long)st.packets_out);
+    log_session_info(id, "%s; in %llu packets (%llu lost, %llu ms concealed, %llu FEC), out %llu packets",
+                     why, (unsigned long long)st.packets_in, (unsigned long long)st.packets_lost,
+                     (unsigned long long)st.concealed_ms, (unsigned long long)st.fec_recovered,
+                     (unsigned long long)st.packets_out);
     codec_session_destroy(&s);
     codec_video_end(c->video, id);
 }

@@ -84,8 +84,8 @@ void codec_video_handle(codec_video_t *self, bus_t *bus, const event_t *ev)
         metric_add(self->m_errors, 1);
         uint64_t sup = 0;
         if (log_ratelimit_ok(&self->rl, &sup))
-            log_warn("session %s: VP8 frame dropped (%s) (%llu similar suppressed)", id,
-                     rc == -EAGAIN ? "waiting for a keyframe" : "corrupt", (unsigned long long)sup);
+            log_session_warn(id, "VP8 frame dropped (%s) (%llu similar suppressed)",
+                             rc == -EAGAIN ? "waiting for a keyframe" : "corrupt", (unsigned long long)sup);
         return;
     }
     int64_t now = time_mono_us();

@@ -63,7 +63,7 @@ int edge_session_register(edge_session_t *s, const char *transport, const char *
     ev.payload_case = VOXMESH__ENVELOPE__PAYLOAD_SESSION_STARTED;
     ev.session_started = &st;
     edge_publish(s, TOPIC_SESSION, &ev);
-    log_info("session %s: started (%s, %s %u Hz%s)", s->id, transport, codec, rate, video ? ", video" : "");
+    log_session_info(s->id, "started (%s, %s %u Hz%s)", transport, codec, rate, video ? ", video" : "");
     return 0;
 }
 
@@ -89,7 +89,7 @@ void edge_session_end(edge_session_t *s, const char *reason)
         g_hash_table_remove(edge->sessions, s->id);
         s_session_metrics(s, false);
         metric_set(edge->m_sessions, g_hash_table_size(edge->sessions));
-        log_info("session %s: ended: %s", s->id, reason);
+        log_session_info(s->id, "ended: %s", reason);
     }
     g_idle_add(s_destroy_later, s);
 }

@@ -133,8 +133,8 @@ static void s_on_event(edge_t *edge, bus_msg_t *m)
          * way when the interrupt came goes now. */
         if (turn_cut_upto(&s->turns, m->ev->tts_spoken->turn_id)) {
             size_t n = pacer_flush(s->pacer);
-            if (n) log_info("session %s: turn %llu over: %zu queued frame(s) dropped", s->id,
-                            (unsigned long long)m->ev->tts_spoken->turn_id, n);
+            if (n) log_session_info(s->id, "turn %llu over: %zu queued frame(s) dropped",
+                                    (unsigned long long)m->ev->tts_spoken->turn_id, n);
         }
     } else if (m->ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_TURN_INTERRUPT) {
         turn_cut_interrupt(&s->turns);
@@ -145,7 +145,7 @@ static void s_on_event(edge_t *edge, bus_msg_t *m)
         for (int i = 0; i < 2 && edge->silence_len; i++)
             pacer_push(s->pacer, edge->silence, edge->silence_len, 20000, m->ev->origin_ts_us);
         metric_add(edge->m_flushes, 1);
-        log_info("session %s: barge-in: %zu queued frame(s) dropped", s->id, n);
+        log_session_info(s->id, "barge-in: %zu queued frame(s) dropped", n);
     }
     feed_bus(s_feed, s->id, m->ev, time_now_us());   /* transcripts, replies, VAD, cuts */
 }

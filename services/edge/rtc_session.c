@@ -111,8 +111,8 @@ static void s_bad_packet(rtc_session_t *s, const char *why)
     metric_add(s->base.edge->m_bad_packets, 1);
     uint64_t sup = 0;
     if (log_ratelimit_ok(&s->base.edge->rl, &sup))
-        log_warn("session %s: RTP packet dropped: %s (%llu similar suppressed)", s->base.id, why,
-                 (unsigned long long)sup);
+        log_session_warn(s->base.id, "RTP packet dropped: %s (%llu similar suppressed)", why,
+                         (unsigned long long)sup);
 }
 
 static void s_send_pli(rtc_session_t *s)
@@ -294,12 +294,12 @@ static gboolean s_on_rtcp_timer(gpointer user)
 static void s_on_state(rtc_peer_t *peer, rtc_peer_state_t state, void *user)
 {
     rtc_session_t *s = user;
-    log_info("session %s: %s", s->base.id, rtc_peer_state_name(state));
+    log_session_info(s->base.id, "%s", rtc_peer_state_name(state));
     if (state == RTC_PEER_CONNECTED) {
         rtc_peer_stats_t st;
         rtc_peer_stats(peer, &st);
-        log_info("session %s: connected %s <-> %s (%s)", s->base.id, st.local_addr, st.remote_addr,
-                 st.srtp_profile);
+        log_session_info(s->base.id, "connected %s <-> %s (%s)", st.local_addr, st.remote_addr,
+                         st.srtp_profile);
         s->marker = true;
     } else if (state == RTC_PEER_FAILED || state == RTC_PEER_CLOSED) {
         const char *why = rtc_peer_failure(peer);
@@ -344,7 +344,7 @@ static void s_on_gathered(rtc_peer_t *peer, void *user)
     sdp_destroy(&s->offer);
     s->reply = NULL;
     if (!answer) {
-        log_warn("session %s: cannot answer: %s", s->base.id, err);
+        log_session_warn(s->base.id, "cannot answer: %s", err);
         edge_http_whip_answer(reply, 400, err, NULL);
         s->deleted = true;
         s_end(s, err);
@@ -356,7 +356,7 @@ static void s_on_gathered(rtc_peer_t *peer, void *user)
 
 static void s_fail_offer(edge_whip_reply_t *reply, const char *id, int status, const char *reason)
 {
-    log_warn("session %s: offer refused (%d): %s", id, status, reason);
+    log_session_warn(id, "offer refused (%d): %s", status, reason);
     edge_http_whip_answer(reply, status, reason, NULL);
 }
 
@@ -455,7 +455,7 @@ void rtc_session_patch(edge_session_t *base, const char *text, size_t len, edge_
     sdp_frag_t frag;
     char err[SDP_ERR_MAX];
     if (sdp_frag_parse(text, len, &frag, err, sizeof err) < 0) {
-        log_warn("session %s: PATCH refused: %s", base->id, err);
+        log_session_warn(base->id, "PATCH refused: %s", err);
         edge_http_whip_answer(reply, 400, err, base);
         return;
     }
@@ -480,7 +480,7 @@ void rtc_session_patch(edge_session_t *base, const char *text, size_t len, edge_
             edge_http_whip_answer(reply, 500, err, base);
             return;
         }
-        log_info("session %s: ICE restart", base->id);
+        log_session_info(base->id, "ICE restart");
         edge_http_whip_answer(reply, 200, body, base);
         free(body);
         return;

@@ -158,7 +158,7 @@ static void s_in_opus(ws_session_t *s, const uint8_t *data, size_t len)
     }
     if (r == 0) return;
 bad:
-    log_warn("session %s: bad Ogg/Opus stream: %s", s->base.id, oggopus_reader_strerror(s->in_ogg));
+    log_session_warn(s->base.id, "bad Ogg/Opus stream: %s", oggopus_reader_strerror(s->in_ogg));
     metric_add(s->base.edge->m_bad_packets, 1);
     edge_ws_close(s->conn, "bad Ogg/Opus stream");
 }

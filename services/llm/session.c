@@ -35,7 +35,7 @@ static void s_publish(llm_session_t *s, const char *topic, event_t *ev)
     llm_t *llm = s->llm;
     if (llm->publish) llm->publish(llm->publish_arg, topic, ev);
     else if (bus_publish(service_bus(llm->svc), topic, ev) < 0)
-        log_warn("session %s: %s dropped at the high-water mark", s->id, topic);
+        log_session_warn(s->id, "%s dropped at the high-water mark", topic);
 }
 
 static void s_publish_text(llm_session_t *s, const char *topic, const char *text, size_t len, uint32_t index)
@@ -94,7 +94,7 @@ static void s_on_text(void *user, const char *text, size_t len)
     }
     s_publish_text(s, TOPIC_LLM_DELTA, text, len, 0);
     if (sentences_push(s->splitter, text, len, s_on_sentence, s) < 0)
-        log_warn("session %s: turn %" PRIu64 ": out of memory, text dropped", s->id, s->turn);
+        log_session_warn(s->id, "turn %" PRIu64 ": out of memory, text dropped", s->turn);
 }
 
 static void s_messages(void *user, json_buf_t *out)
@@ -129,7 +129,7 @@ static void s_on_done(void *user, const char *error)
     s->reply = NULL;   /* freed by the provider after this returns */
     if (error) {
         metric_add(s->llm->m_errors, 1);
-        log_warn("session %s: turn %" PRIu64 ": the provider failed: %s", s->id, s->turn, error);
+        log_session_warn(s->id, "turn %" PRIu64 ": the provider failed: %s", s->turn, error);
         /* The history keeps what was said before the failure, not the apology. */
         if (s->sentences) history_set_reply(s->history, s->turn, s->spoken.data, true);
         sentences_reset(s->splitter);
@@ -158,7 +158,7 @@ static void s_interrupt(llm_session_t *s, const char *why)
     metric_add(s->llm->m_interrupts, 1);
     history_set_reply(s->history, s->turn, s->spoken.data, true);
     s_publish_done(s, "interrupted", why);
-    log_info("session %s: turn %" PRIu64 " interrupted (%s) after %u sentences", s->id, s->turn, why, s->sentences);
+    log_session_info(s->id, "turn %" PRIu64 " interrupted (%s) after %u sentences", s->turn, why, s->sentences);
     s_end_turn(s);
 }
 

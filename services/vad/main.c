@@ -75,7 +75,7 @@ static void s_on_turn(void *arg, const turn_event_t *t)
         ev.turn_interrupt = &s;
         s_publish(e, TOPIC_TURN_INTERRUPT, &ev);
         metric_add(e->vad->m_interrupts, 1);
-        log_info("session %s: barge-in at %.2f s", e->id, t->start_us / 1e6);
+        log_session_info(e->id, "barge-in at %.2f s", t->start_us / 1e6);
     }
 }
 
@@ -151,8 +151,8 @@ static int s_on_pcm(service_t *svc, bus_msg_t *msg, void *arg)
         metric_add(v->m_rejected, 1);
         uint64_t sup = 0;
         if (log_ratelimit_ok(&v->rl, &sup))
-            log_warn("session %s: PCM event dropped: %s (%llu similar suppressed)", in->session_id,
-                     why ? why : "out of memory", (unsigned long long)sup);
+            log_session_warn(in->session_id, "PCM event dropped: %s (%llu similar suppressed)",
+                             why ? why : "out of memory", (unsigned long long)sup);
         return 0;
     }
     s_entry_t *e = s_entry(v, in->session_id);

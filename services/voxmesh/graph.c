@@ -2,6 +2,7 @@
 #include "graph.h"
 #include "zpl.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -27,6 +28,8 @@ struct graph {
     char *bus_sub;
     bool bus_external;
     busconf_t busconf;          /* CURVE and the proxy's metrics (busconf.h) */
+    char *metrics_addr;         /* what metrics endpoints bind to */
+    int metrics_base;           /* the 'metrics' section's first port; -1: no section */
     graph_service_t *services;
     size_t size;
 };
@@ -266,6 +269,23 @@ static const char *const s_reserved_settings[] = {
     "name", "replica", "replicas", "bus-pub", "bus-sub", "bus-cert", "bus-server-key", "describe", NULL
 };
 
+/* A whole number in [0, max] written in decimal digits only. */
+static bool s_parse_uint(const char *v, long max, long *out)
+{
+    long n = 0;
+    if (!v || !*v || strlen(v) > 9)
+        return false;
+    for (const char *c = v; *c; c++) {
+        if (*c < '0' || *c > '9')
+            return false;
+        n = n * 10 + (*c - '0');
+    }
+    if (n > max)
+        return false;
+    *out = n;
+    return true;
+}
+
 static void s_parse_settings(graph_service_t *svc, zpl_node_t *settings, errors_t *e)
 {
     if (zpl_value(settings))
@@ -282,6 +302,11 @@ static void s_parse_settings(graph_service_t *svc, zpl_node_t *settings, errors_
             reserved |= !strcmp(*r, key);
         if (reserved) {
             s_error(e, line, "setting '%s' is reserved: voxmesh passes --%s itself", key, key);
+            continue;
+        }
+        if (!strcmp(key, "metrics-port") || !strcmp(key, "metrics-addr")) {
+            s_error(e, line, "setting '%s' is not a setting here: give the graph a 'metrics' section "
+                    "(port, addr) or the service a 'metrics-port' key, so that replicas get distinct ports", key);
             continue;
         }
         if (zpl_child(kv)) {
@@ -310,16 +335,19 @@ static void s_parse_service(graph_service_t *svc, zpl_node_t *node, errors_t *e)
     int line = zpl_line(node);
     if (zpl_value(node))
         s_error(e, line, "service '%s' takes no value; its keys go on the lines under it", svc->name);
-    zpl_node_t *program = NULL, *replicas = NULL, *settings = NULL, *remote = NULL;
+    zpl_node_t *program = NULL, *replicas = NULL, *settings = NULL, *remote = NULL, *mport = NULL;
     svc->replicas = 1;
+    svc->metrics_port = -1;
     for (zpl_node_t *key = zpl_child(node); key; key = zpl_next(key)) {
         const char *k = zpl_name(key);
         zpl_node_t **slot = !strcmp(k, "program") ? &program
                           : !strcmp(k, "replicas") ? &replicas
                           : !strcmp(k, "settings") ? &settings
-                          : !strcmp(k, "remote") ? &remote : NULL;
+                          : !strcmp(k, "remote") ? &remote
+                          : !strcmp(k, "metrics-port") ? &mport : NULL;
         if (!slot) {
-            s_error(e, zpl_line(key), "unknown key '%s' in service '%s' (expected program, replicas, remote or settings)",
+            s_error(e, zpl_line(key), "unknown key '%s' in service '%s' (expected program, replicas, remote, "
+                    "metrics-port or settings)",
                     k, svc->name);
             continue;
         }
@@ -362,8 +390,88 @@ static void s_parse_service(graph_service_t *svc, zpl_node_t *node, errors_t *e)
         else if (!v || strcmp(v, "false"))
             s_error(e, zpl_line(remote), "remote must be true or false, not '%s'", v ? v : "");
     }
+    if (mport) {
+        long n = 0;
+        if (!s_parse_uint(zpl_value(mport), 65535, &n))
+            s_error(e, zpl_line(mport), "metrics-port must be a TCP port from 0 to 65535 (0: any free port), not '%s'",
+                    zpl_value(mport) ? zpl_value(mport) : "");
+        else
+            svc->metrics_port = (int)n;
+        svc->metrics_line = zpl_line(mport);
+    }
     if (settings)
         s_parse_settings(svc, settings, e);
+}
+
+/* The 'metrics' section: where every service's /metrics endpoint listens. */
+static void s_parse_metrics(graph_t *self, zpl_node_t *metrics, errors_t *e)
+{
+    if (zpl_value(metrics))
+        s_error(e, zpl_line(metrics), "'metrics' takes no value; put 'port = ...' (and 'addr = ...') under it");
+    self->metrics_base = 0;
+    bool have_port = false;
+    for (zpl_node_t *key = zpl_child(metrics); key; key = zpl_next(key)) {
+        const char *k = zpl_name(key), *v = zpl_value(key);
+        if (zpl_child(key))
+            s_error(e, zpl_line(zpl_child(key)), "'%s' cannot have children", k);
+        if (!strcmp(k, "port")) {
+            long n = 0;
+            if (have_port)
+                s_error(e, zpl_line(key), "duplicate 'port' in 'metrics'");
+            else if (!s_parse_uint(v, 65535, &n))
+                s_error(e, zpl_line(key), "metrics port must be a TCP port from 0 to 65535 (0: any free port), not '%s'",
+                        v ? v : "");
+            self->metrics_base = (int)n;
+            have_port = true;
+        } else if (!strcmp(k, "addr")) {
+            struct in_addr a;
+            if (!v || inet_pton(AF_INET, v, &a) != 1)
+                s_error(e, zpl_line(key), "metrics addr must be an IPv4 address such as 127.0.0.1 or 0.0.0.0, not '%s'",
+                        v ? v : "");
+            else {
+                free(self->metrics_addr);
+                self->metrics_addr = strdup(v);
+            }
+        } else
+            s_error(e, zpl_line(key), "unknown key '%s' in 'metrics' (expected port or addr)", k);
+    }
+    if (!have_port)
+        s_error(e, zpl_line(metrics), "'metrics' has no 'port' (the first port; 0: any free port)");
+}
+
+/* Gives every replica of every service without a metrics-port of its own
+ * the next ports from the 'metrics' section's base, in file order (remote
+ * services too, so that every host derives the same ports from one graph),
+ * and refuses two replicas on one port. */
+static void s_assign_metrics(graph_t *self, errors_t *e)
+{
+    int next = self->metrics_base;
+    for (size_t i = 0; i < self->size; i++) {
+        graph_service_t *svc = &self->services[i];
+        if (svc->metrics_port < 0 && self->metrics_base >= 0) {
+            svc->metrics_port = next;
+            if (next)
+                next += svc->replicas;
+        }
+        if (svc->metrics_port > 0 && svc->metrics_port + svc->replicas - 1 > 65535)
+            s_error(e, svc->metrics_line ? svc->metrics_line : svc->line,
+                    "service '%s': metrics ports %d..%d go past 65535", svc->name, svc->metrics_port,
+                    svc->metrics_port + svc->replicas - 1);
+    }
+    for (size_t i = 0; i < self->size; i++) {
+        const graph_service_t *a = &self->services[i];
+        for (size_t j = 0; a->metrics_port > 0 && j < i; j++) {
+            const graph_service_t *b = &self->services[j];
+            if (b->metrics_port > 0 && a->metrics_port < b->metrics_port + b->replicas
+                && b->metrics_port < a->metrics_port + a->replicas) {
+                s_error(e, a->metrics_line ? a->metrics_line : a->line,
+                        "service '%s': metrics ports %d..%d overlap those of '%s' (%d..%d)", a->name,
+                        a->metrics_port, a->metrics_port + a->replicas - 1, b->name, b->metrics_port,
+                        b->metrics_port + b->replicas - 1);
+                break;
+            }
+        }
+    }
 }
 
 static bool s_is_endpoint(const char *v)
@@ -789,12 +897,14 @@ graph_t *graph_load(const char *path, const graph_options_t *options, char **err
     const char *slash = strrchr(path, '/');
     self->dir = slash ? strndup(path, (size_t)(slash - path + (slash == path))) : strdup(".");
 
-    zpl_node_t *bus = NULL, *services = NULL;
+    zpl_node_t *bus = NULL, *services = NULL, *metrics = NULL;
+    self->metrics_base = -1;
     for (zpl_node_t *n = zpl_child(root); n; n = zpl_next(n)) {
         const char *k = zpl_name(n);
-        zpl_node_t **slot = !strcmp(k, "bus") ? &bus : !strcmp(k, "services") ? &services : NULL;
+        zpl_node_t **slot = !strcmp(k, "bus") ? &bus : !strcmp(k, "services") ? &services
+                          : !strcmp(k, "metrics") ? &metrics : NULL;
         if (!slot)
-            s_error(&e, zpl_line(n), "unknown key '%s' (expected bus or services)", k);
+            s_error(&e, zpl_line(n), "unknown key '%s' (expected bus, metrics or services)", k);
         else if (*slot)
             s_error(&e, zpl_line(n), "duplicate '%s' (first at line %d)", k, zpl_line(*slot));
         else
@@ -808,6 +918,11 @@ graph_t *graph_load(const char *path, const graph_options_t *options, char **err
         s_parse_services(self, services, &e);
     else
         s_error(&e, 0, "no 'services' section");
+    if (metrics)
+        s_parse_metrics(self, metrics, &e);
+    if (!self->metrics_addr)
+        self->metrics_addr = strdup("127.0.0.1");
+    s_assign_metrics(self, &e);
     zpl_destroy(&root);
 
     /* Resolve programs, then describe every service that resolved. */
@@ -876,6 +991,7 @@ void graph_destroy(graph_t **self_p)
     free(self->bus_pub);
     free(self->bus_sub);
     busconf_fini(&self->busconf);
+    free(self->metrics_addr);
     free(self);
     *self_p = NULL;
 }
@@ -903,6 +1019,19 @@ const busconf_t *graph_busconf(const graph_t *self)
 const char *graph_bus_sub(const graph_t *self)
 {
     return self->bus_sub;
+}
+
+int graph_metrics_port(const graph_t *self, const graph_service_t *service, int replica)
+{
+    (void)self;
+    if (!service || service->metrics_port < 0 || replica < 0 || replica >= service->replicas)
+        return -1;
+    return service->metrics_port ? service->metrics_port + replica : 0;
+}
+
+const char *graph_metrics_addr(const graph_t *self)
+{
+    return self->metrics_addr;
 }
 
 size_t graph_size(const graph_t *self)
@@ -941,6 +1070,11 @@ char **graph_argv(const graph_t *self, const graph_service_t *service, int repli
     if (self->busconf.curve_line) {
         rc |= s_push(&argv, &argc, s_printf("--bus-cert=%s", self->busconf.cert));
         rc |= s_push(&argv, &argc, s_printf("--bus-server-key=%s", self->busconf.server_key));
+    }
+    int mport = graph_metrics_port(self, service, replica);
+    if (mport >= 0) {
+        rc |= s_push(&argv, &argc, s_printf("--metrics-port=%d", mport));
+        rc |= s_push(&argv, &argc, s_printf("--metrics-addr=%s", self->metrics_addr));
     }
     for (size_t i = 0; i < service->settings_size; i++)
         rc |= s_push(&argv, &argc, strdup(service->settings[i]));

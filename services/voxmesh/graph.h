@@ -33,6 +33,8 @@ typedef struct {
     int replicas;           /* 1..GRAPH_MAX_REPLICAS */
     bool remote;            /* runs on another host: checked and waited for, not started here */
     int line;               /* line of the service in the graph file */
+    int metrics_port;       /* replica 0's /metrics port, replica r's is +r; 0: any free; -1: none */
+    int metrics_line;       /* line of its metrics-port key, 0 if none */
     char **settings;        /* "--key=value" (or "--key"), in file order */
     size_t settings_size;
     char **publishes;       /* topics, each ending in '.' */
@@ -80,6 +82,14 @@ bool graph_bus_external(const graph_t *self);
  * directory. */
 const busconf_t *graph_busconf(const graph_t *self);
 
+/* The /metrics port of a replica: from the service's metrics-port key, else
+ * the next ones from the graph's 'metrics' section (in file order, one per
+ * replica); 0 when the service picks any free port; -1 when it serves no
+ * metrics. And the address every endpoint binds ('metrics' addr, default
+ * 127.0.0.1). */
+int graph_metrics_port(const graph_t *self, const graph_service_t *service, int replica);
+const char *graph_metrics_addr(const graph_t *self);
+
 /* Number of services, and the one at `index` (file order); NULL if out of range. */
 size_t graph_size(const graph_t *self);
 const graph_service_t *graph_service(const graph_t *self, size_t index);
@@ -89,8 +99,10 @@ const graph_service_t *graph_find(const graph_t *self, const char *name);
 
 /* Builds the argv that starts replica `replica` (0-based) of `service`:
  *   PATH --name=NAME[.REPLICA] --replica=I --replicas=N
- *        --bus-pub=ENDPOINT --bus-sub=ENDPOINT [--bus-cert=FILE --bus-server-key=FILE] SETTINGS...
- * (the ".REPLICA" suffix only when replicas > 1). argv[0] is the program's
+ *        --bus-pub=ENDPOINT --bus-sub=ENDPOINT [--bus-cert=FILE --bus-server-key=FILE]
+ *        [--metrics-port=P --metrics-addr=A] SETTINGS...
+ * (the ".REPLICA" suffix only when replicas > 1; the metrics options when
+ * graph_metrics_port is not -1). argv[0] is the program's
  * path, ready for execv(argv[0], argv). Returns a NULL-terminated malloc'd
  * array to free with graph_argv_destroy, or NULL on bad arguments or ENOMEM. */
 char **graph_argv(const graph_t *self, const graph_service_t *service, int replica);

@@ -331,6 +331,65 @@ static void test_remote(void)
     free(err);
 }
 
+/* The metrics ports: consecutive from the 'metrics' base in file order, one
+ * per replica, a service's own metrics-port wins, overlaps and bad values
+ * are refused, and the argv carries them. */
+static void test_metrics(void)
+{
+    s_fake_parrot_stack();
+    char *err = NULL;
+    graph_t *g = s_load(BUS "metrics\n    port = 9400\n    addr = 0.0.0.0\nservices\n    edge\n    codec\n"
+                        "        replicas = 2\n    vad\n        metrics-port = 9500\n    parrot\n        replicas = 3\n",
+                        &err);
+    CHECK(g != NULL);
+    if (g) {
+        CHECK(graph_metrics_port(g, graph_find(g, "edge"), 0) == 9400);
+        CHECK(graph_metrics_port(g, graph_find(g, "codec"), 0) == 9401);
+        CHECK(graph_metrics_port(g, graph_find(g, "codec"), 1) == 9402);
+        CHECK(graph_metrics_port(g, graph_find(g, "codec"), 2) == -1);
+        CHECK(graph_metrics_port(g, graph_find(g, "vad"), 0) == 9500);
+        CHECK(graph_metrics_port(g, graph_find(g, "parrot"), 2) == 9405);
+        CHECK(!strcmp(graph_metrics_addr(g), "0.0.0.0"));
+        char **argv = graph_argv(g, graph_find(g, "parrot"), 1);
+        bool port = false, addr = false;
+        for (char **a = argv; a && *a; a++) {
+            port |= !strcmp(*a, "--metrics-port=9404");
+            addr |= !strcmp(*a, "--metrics-addr=0.0.0.0");
+        }
+        CHECK(port && addr);
+        graph_argv_destroy(&argv);
+    }
+    graph_destroy(&g);
+    free(err);
+    err = NULL;
+    /* No section: no endpoint, unless the service asks; port 0: any. */
+    g = s_load(BUS "services\n    edge\n    codec\n        metrics-port = 0\n    vad\n    parrot\n", &err);
+    CHECK(g && graph_metrics_port(g, graph_find(g, "edge"), 0) == -1);
+    CHECK(g && graph_metrics_port(g, graph_find(g, "codec"), 0) == 0);
+    CHECK(g && !strcmp(graph_metrics_addr(g), "127.0.0.1"));
+    char **argv = g ? graph_argv(g, graph_find(g, "edge"), 0) : NULL;
+    for (char **a = argv; a && *a; a++) CHECK(strncmp(*a, "--metrics", 9));
+    graph_argv_destroy(&argv);
+    graph_destroy(&g);
+    free(err);
+    err = s_load_error(BUS "metrics\n    port = 9400\nservices\n    edge\n        metrics-port = 9401\n    codec\n"
+                       "        replicas = 2\n    vad\n        metrics-port = http\n    parrot\n"
+                       "        settings\n            metrics-port = 1\n");
+    CHECK_HAS(err, ":9: service 'codec': metrics ports 9400..9401 overlap those of 'edge' (9401..9401)");
+    CHECK_HAS(err, ":12: metrics-port must be a TCP port from 0 to 65535 (0: any free port), not 'http'");
+    CHECK_HAS(err, ":15: setting 'metrics-port' is not a setting here");
+    free(err);
+    err = s_load_error(BUS "metrics\n    port = 65535\n    addr = localhost\n    path = /m\nservices\n    edge\n"
+                       "        replicas = 2\n");
+    CHECK_HAS(err, ":6: metrics addr must be an IPv4 address");
+    CHECK_HAS(err, ":7: unknown key 'path' in 'metrics' (expected port or addr)");
+    CHECK_HAS(err, ":9: service 'edge': metrics ports 65535..65536 go past 65535");
+    free(err);
+    err = s_load_error(BUS "metrics\nservices\n    edge\n");
+    CHECK_HAS(err, ":4: 'metrics' has no 'port'");
+    free(err);
+}
+
 static void test_structure_errors(void)
 {
     s_fake_parrot_stack();
@@ -343,12 +402,13 @@ static void test_structure_errors(void)
     err = s_load_error(BUS "services\n    edge\n        colour = blue\n        settings\n            name = x\n"
                        "            a = 1\n            a = 2\n    bad.name\n    vad = 3\n"
                        "extra\n");
-    CHECK_HAS(err, ":6: unknown key 'colour' in service 'edge' (expected program, replicas, remote or settings)");
+    CHECK_HAS(err, ":6: unknown key 'colour' in service 'edge' (expected program, replicas, remote, "
+              "metrics-port or settings)");
     CHECK_HAS(err, ":8: setting 'name' is reserved: voxmesh passes --name itself");
     CHECK_HAS(err, ":10: duplicate setting 'a' (first at line 9)");
     CHECK_HAS(err, ":11: bad service name 'bad.name'");
     CHECK_HAS(err, ":12: service 'vad' takes no value");
-    CHECK_HAS(err, ":13: unknown key 'extra' (expected bus or services)");
+    CHECK_HAS(err, ":13: unknown key 'extra' (expected bus, metrics or services)");
     /* Sorted by line. */
     CHECK(err && strstr(err, ":6:") < strstr(err, ":13:"));
     free(err);
@@ -570,6 +630,7 @@ int main(void)
     test_self_only();
     test_replicas();
     test_remote();
+    test_metrics();
     test_structure_errors();
     test_syntax_error();
     test_unknown_programs();

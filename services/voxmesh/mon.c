@@ -6,7 +6,13 @@
  * latency the origin (capture) time to now, and gaps come from the
  * per-publisher sequence numbers. The bus proxy's connection events arrive as
  * health events on "health.bus.", and the monitor's own connection to the bus
- * is watched with ZeroMQ's socket monitor. */
+ * is watched with ZeroMQ's socket monitor.
+ *
+ * --health is another view of the same bus: every service instance's latest
+ * health event (they come every --health-interval, 2 s by default, from any
+ * host on the bus), one line per instance with host, pid, state, when it was
+ * last heard from, its uptime and its /metrics endpoint; an instance silent
+ * for longer than --stale seconds shows as "stale". */
 #include "cli.h"
 #include "bus.h"
 #include "busconf.h"
@@ -180,11 +186,102 @@ static bool s_format_dialogue(const event_t *ev, char *line, size_t size)
     return true;
 }
 
+/* ---- --health ---------------------------------------------------------------- */
+
+#define MON_MAX_INSTANCES 256
+
+typedef struct {
+    char host[64], service[64], state[24], detail[96], metrics[64];
+    uint32_t pid;
+    uint64_t uptime_ms;
+    int64_t seen_us;                /* monotonic, when its last event arrived */
+} s_instance_t;
+
+static s_instance_t *s_instance_for(s_instance_t *t, int *n, const char *host, const char *service)
+{
+    for (int i = 0; i < *n; i++)
+        if (!strcmp(t[i].host, host) && !strcmp(t[i].service, service)) return &t[i];
+    if (*n == MON_MAX_INSTANCES) return NULL;
+    s_instance_t *x = &t[(*n)++];
+    memset(x, 0, sizeof *x);
+    snprintf(x->host, sizeof x->host, "%s", host);
+    snprintf(x->service, sizeof x->service, "%s", service);
+    return x;
+}
+
+static int s_instance_cmp(const void *a, const void *b)
+{
+    const s_instance_t *x = a, *y = b;
+    int c = strcmp(x->host, y->host);
+    return c ? c : strcmp(x->service, y->service);
+}
+
+static void s_print_health(s_instance_t *t, int n, double stale_s)
+{
+    qsort(t, (size_t)n, sizeof *t, s_instance_cmp);
+    int64_t now = time_mono_us();
+    printf("\n%-16s %-12s %8s %-9s %9s %9s  %-21s %s\n", "host", "service", "pid", "state", "last seen", "uptime",
+           "metrics", "detail");
+    for (int i = 0; i < n; i++) {
+        const s_instance_t *x = &t[i];
+        double age = (now - x->seen_us) / 1e6;
+        char seen[24], up[24];
+        snprintf(seen, sizeof seen, "%.1fs ago", age);
+        snprintf(up, sizeof up, "%.0fs", x->uptime_ms / 1000.0);
+        printf("%-16s %-12s %8u %-9s %9s %9s  %-21s %s\n", x->host, x->service, x->pid,
+               age > stale_s && strcmp(x->state, "stopping") ? "stale" : x->state, seen, up,
+               x->metrics[0] ? x->metrics : "-", x->detail);
+    }
+    if (n == 0) printf("(no health event yet)\n");
+    fflush(stdout);
+}
+
+/* Taps health. and prints the table every second until --seconds or a signal. */
+static int s_run_health(bus_t *bus, double seconds, double stale_s)
+{
+    static s_instance_t inst[MON_MAX_INSTANCES];
+    int n = 0;
+    if (bus_subscribe(bus, TOPIC_HEALTH) < 0) return 1;
+    void *sub = zsock_resolve(bus_sub_socket(bus));
+    int64_t start = time_mono_us(), last_print = start;
+    while (!s_interrupted) {
+        int64_t now = time_mono_us();
+        if (seconds >= 0 && now - start >= (int64_t)(seconds * 1e6)) break;
+        zmq_pollitem_t item = { sub, 0, ZMQ_POLLIN, 0 };
+        zmq_poll(&item, 1, 100);
+        bus_msg_t *m;
+        while ((m = bus_recv(bus, 0))) {
+            const Voxmesh__ServiceHealth *h = m->ev->health;
+            /* The proxy's connection events (health.bus.) are not an instance's. */
+            if (m->ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_HEALTH && h->pid && h->service) {
+                s_instance_t *x = s_instance_for(inst, &n, h->host && *h->host ? h->host : "?", h->service);
+                if (x) {
+                    x->pid = h->pid;
+                    x->uptime_ms = h->uptime_ms;
+                    x->seen_us = time_mono_us();
+                    snprintf(x->state, sizeof x->state, "%s", h->state ? h->state : "");
+                    snprintf(x->detail, sizeof x->detail, "%s", h->detail ? h->detail : "");
+                    snprintf(x->metrics, sizeof x->metrics, "%s", h->metrics ? h->metrics : "");
+                }
+            }
+            bus_msg_destroy(&m);
+        }
+        now = time_mono_us();
+        if (now - last_print >= 1000000) {
+            s_print_health(inst, n, stale_s);
+            last_print = now;
+        }
+    }
+    s_print_health(inst, n, stale_s);
+    return 0;
+}
+
 static void s_usage(void)
 {
     fprintf(stderr,
             "usage: voxmesh mon [--graph NAME|FILE | --bus ENDPOINT] [--json] [--stats] [--count N] [--seconds S]\n"
             "                   [PREFIX...]\n"
+            "       voxmesh mon [--graph NAME|FILE | --bus ENDPOINT] --health [--stale S] [--seconds S]\n"
             "  --graph NAME|FILE  the running stack of that name (`voxmesh up` records it in %s/stacks),\n"
             "                  or that graph file's bus; default: the one stack running here\n"
             "  --bus ENDPOINT  the bus's subscriber side (default $VOXMESH_BUS_SUB)\n"
@@ -195,6 +292,9 @@ static void s_usage(void)
             "  --json          one JSON object per event\n"
             "  --stats         per-topic messages/s, bytes/s, latency and gaps every second\n"
             "  --count N       exit after N events of the PREFIXes;  --seconds S: exit after S seconds\n"
+            "  --health        every service instance on the bus, any host: pid, state, last seen, uptime,\n"
+            "                  metrics endpoint; a table every second\n"
+            "  --stale S       --health: silent for S seconds is \"stale\" (default 6: three health intervals)\n"
             "  PREFIX          topic prefixes to tap, each ending in '.' (default: everything)\n",
             registry_dir());
 }
@@ -203,7 +303,8 @@ int mon_main(int argc, char **argv)
 {
     const char *endpoint = getenv("VOXMESH_BUS_SUB"), *graph = NULL;
     const char *cert = getenv("VOXMESH_BUS_CERT"), *server_key = getenv("VOXMESH_BUS_SERVER_KEY");
-    bool json = false, stats = false;
+    bool json = false, stats = false, health = false;
+    double stale_s = 6;
     long count = -1;
     double seconds = -1;
     const char *prefixes[32];
@@ -220,6 +321,8 @@ int mon_main(int argc, char **argv)
         else if (!strncmp(a, "--graph=", 8)) graph = a + 8;
         else if (!strcmp(a, "--json")) json = true;
         else if (!strcmp(a, "--stats")) stats = true;
+        else if (!strcmp(a, "--health")) health = true;
+        else if (!strcmp(a, "--stale") && i + 1 < argc) stale_s = atof(argv[++i]);
         else if (!strcmp(a, "--count") && i + 1 < argc) count = atol(argv[++i]);
         else if (!strcmp(a, "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
         else if (a[0] != '-' && nprefixes < 32) {
@@ -234,6 +337,10 @@ int mon_main(int argc, char **argv)
         }
     }
     bool from_graph = false;
+    if (health && (stats || json || nprefixes || count >= 0)) {
+        fprintf(stderr, "voxmesh mon: --health is a view of its own: no --stats, --json, --count or PREFIX with it\n");
+        return 2;
+    }
     if (graph || !endpoint || !*endpoint) {
         endpoint = registry_find_sub(graph, "voxmesh mon");
         if (!endpoint) return 1;
@@ -271,6 +378,11 @@ int mon_main(int argc, char **argv)
     busconf_fini(&conf);
     if (!bus) return 1;
     bool refusal_told = false;
+    if (health) {
+        int rc = s_run_health(bus, seconds, stale_s);
+        bus_destroy(&bus);
+        return rc;
+    }
     void *sub = zsock_resolve(bus_sub_socket(bus));
     char mon_ep[64];
     snprintf(mon_ep, sizeof mon_ep, "inproc://mon-%d", (int)getpid());

@@ -5,10 +5,15 @@
  * Readiness is observed, not guessed: children get a NOTIFY_SOCKET of ours
  * and send sd_notify READY=1 like they would to systemd, and the bus proxy
  * counts the live subscriptions of every topic the graph declares. Only when
- * both are complete does `up` say ready — no sleep-and-hope, no slow joiners. */
+ * both are complete does `up` say ready — no sleep-and-hope, no slow joiners.
+ *
+ * Replicas that serve /metrics report the endpoint they bound the same way
+ * (VOXMESH_METRICS=addr:port); `up` lists them in a Prometheus targets file
+ * (targets.h). */
 #include "cli.h"
 #include "check.h"
 #include "registry.h"
+#include "targets.h"
 #include "graph.h"
 #include "bus.h"
 #include "bus_proxy.h"
@@ -43,6 +48,7 @@ typedef struct {
     int64_t restart_at_ms;    /* when to start again, 0: not scheduled */
     int backoff_ms;
     unsigned restarts;
+    char metrics[80];         /* its /metrics "addr:port" (sd_notify VOXMESH_METRICS=), "" if none */
 } s_proc_t;
 
 typedef struct {
@@ -86,6 +92,17 @@ static int s_spawn(s_up_t *up, s_proc_t *p)
     return 0;
 }
 
+/* The Prometheus targets file: every running replica's /metrics. */
+static void s_write_targets(s_up_t *up)
+{
+    targets_entry_t *t = calloc(up->nprocs ? up->nprocs : 1, sizeof *t);
+    if (!t) return;
+    for (size_t i = 0; i < up->nprocs; i++)
+        t[i] = (targets_entry_t){ up->procs[i].svc->name, up->procs[i].label, up->procs[i].metrics };
+    targets_write(t, up->nprocs);
+    free(t);
+}
+
 static s_proc_t *s_find_pid(s_up_t *up, pid_t pid)
 {
     for (size_t i = 0; i < up->nprocs; i++)
@@ -103,6 +120,10 @@ static void s_reap(s_up_t *up, bool stopping)
         if (!p) continue;
         p->pid = 0;
         p->ready = false;
+        if (p->metrics[0] && !stopping) {
+            p->metrics[0] = 0;
+            s_write_targets(up);
+        }
         char how[64];
         if (WIFSIGNALED(status)) snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(status));
         else snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
@@ -141,6 +162,12 @@ static void s_read_notify(s_up_t *up)
         if (p && strstr(buf, "READY=1") && !p->ready) {
             p->ready = true;
             log_debug("%s is ready", p->label);
+        }
+        const char *ep = p ? strstr(buf, "VOXMESH_METRICS=") : NULL;
+        if (ep) {
+            ep += strlen("VOXMESH_METRICS=");
+            snprintf(p->metrics, sizeof p->metrics, "%.*s", (int)strcspn(ep, "\n"), ep);
+            s_write_targets(up);
         }
     }
 }
@@ -347,6 +374,8 @@ int up_main(int argc, char **argv)
     if (!up.health || bus_subscribe(up.health, TOPIC_HEALTH) < 0) goto out;
     /* So that `voxmesh mon` finds this stack without --bus. */
     registry_add(argv[1], graph_bus_pub(up.graph), graph_bus_sub(up.graph));
+    /* So that a Prometheus on this machine finds every /metrics (file_sd). */
+    targets_open(argv[1]);
     for (size_t i = 0; i < up.nprocs; i++)
         if (s_spawn(&up, &up.procs[i]) < 0) {
             s_stop_all(&up);
@@ -354,6 +383,7 @@ int up_main(int argc, char **argv)
         }
     rc = s_supervise(&up);
 out:
+    targets_close();
     registry_remove();
     bus_destroy(&up.health);
     busconf_proxy_stop(&up.bus);
