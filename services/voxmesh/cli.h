@@ -8,5 +8,6 @@ int svg_main(int argc, char **argv);
 int up_main(int argc, char **argv);
 int mon_main(int argc, char **argv);
 int bus_main(int argc, char **argv);
+int compose_main(int argc, char **argv);
 
 #endif
