@@ -8,11 +8,11 @@
 # proven to make a working stack over tcp: the check passes, every service
 # reaches the bus by name, a caller on the bridge talks to the agent over
 # WHIP and hears the answer, metrics answer from another namespace, and a
-# second STT container (`--scale stt=2`) joins under a name of its own.
+# further STT container (`--scale`) joins under a name of its own.
 . "$(dirname "$0")/testlib.bash"
 cd "$TOP" || fail "no source tree"
 python3 -c 'import yaml' 2>/dev/null || fail "python3 with PyYAML (python3-yaml, scripts/setup.sh) is needed"
-COMPOSE=deploy/docker-compose.yml
+COMPOSE=${COMPOSE:-deploy/docker-compose.yml}   # another file of the same tree, for a manual run
 
 NET=10.215.$((RANDOM % 250)); SW=vmsw-$RUN_ID; NSES=(); LINKS=()
 stack_cleanup() {
@@ -54,8 +54,10 @@ args = [a.replace("$$", "$") for a in s.get("entrypoint", []) + s["command"]]
 sys.stdout.write("\0".join(args))
 PY
 }
-mapfile -t SERVICES < <(python3 -c 'import sys, yaml; print("\n".join(yaml.safe_load(open(sys.argv[1]))["services"]))' "$COMPOSE")
-[ "${SERVICES[0]}" = check ] && [ "${SERVICES[1]}" = bus ] || fail "expected the check and bus containers first: ${SERVICES[*]}"
+# "SERVICE REPLICAS" per line, in the file's order.
+mapfile -t SERVICES < <(python3 -c 'import sys, yaml
+for n, s in yaml.safe_load(open(sys.argv[1]))["services"].items(): print(n, s.get("deploy", {}).get("replicas", 1))' "$COMPOSE")
+[ "${SERVICES[0]}" = "check 1" ] && [ "${SERVICES[1]}" = "bus 1" ] || fail "expected the check and bus containers first: ${SERVICES[*]}"
 
 # check: a container of its own, to completion, before anything starts.
 mapfile -d '' -t A < <(argv_of check)
@@ -63,7 +65,7 @@ container check 10 || fail "cannot make the check container"
 (run "$CNS" c0000000000a "${A[@]}") > "$T/check.out" 2>&1 || { cat "$T/check.out"; fail "the check container failed"; }
 ok "check container: $(grep -m1 ': ok:' "$T/check.out")"
 
-# Every other container, one each; stt twice (as `--scale stt=2`), the second later.
+# Every other container: as many as the file's deploy.replicas (default 1).
 start() {  # SERVICE INDEX HOSTNAME
     container "$1" "$2" || fail "cannot make the $1 container"
     mapfile -d '' -t A < <(argv_of "$1")
@@ -73,11 +75,17 @@ start() {  # SERVICE INDEX HOSTNAME
 start bus 2 c000000000b0
 BUS_NS=$CNS
 i=11
-declare -A HOST_OF IP_OF
-for s in "${SERVICES[@]:2}"; do
-    HOST_OF[$s]=$(printf 'c0ffee%06d' $i); IP_OF[$s]=$NET.$i
-    start "$s" $i "${HOST_OF[$s]}"
-    i=$((i + 1))
+declare -A IP_OF
+NAMES=()       # SERVICE.HOSTNAME of every service container
+for line in "${SERVICES[@]:2}"; do
+    read -r s n <<< "$line"
+    for _ in $(seq 1 "$n"); do     # deploy.replicas containers, as `up` starts them
+        host=$(printf 'c0ffee%06d' $i)
+        [ -n "${IP_OF[$s]:-}" ] || IP_OF[$s]=$NET.$i
+        start "$s" $i "$host"
+        NAMES+=("$s.$host")
+        i=$((i + 1))
+    done
 done
 EDGE_IP=${IP_OF[edge]}
 
@@ -85,10 +93,10 @@ EDGE_IP=${IP_OF[edge]}
 # bus there by itself), sees every container's health under its own name.
 (run "$BUS_NS" c000000000b0 voxmesh mon --json health.) > "$T/mon.out" 2>&1 &
 PIDS+=($!)
-for s in "${SERVICES[@]:2}"; do
-    wait_for "$T/mon.out" "\"$s.${HOST_OF[$s]}\"" 40 || { tail -n 5 "$T/$s-${HOST_OF[$s]}.out"; fail "no health from $s.${HOST_OF[$s]} over tcp://bus"; }
+for name in "${NAMES[@]}"; do
+    wait_for "$T/mon.out" "\"$name\"" 40 || { tail -n 5 "$T/${name%%.*}-${name#*.}.out"; fail "no health from $name over tcp://bus"; }
 done
-ok "every container reached tcp://bus by name and reports as SERVICE.HOSTNAME: $(for s in "${SERVICES[@]:2}"; do printf '%s.%s ' "$s" "${HOST_OF[$s]}"; done)"
+ok "every container reached tcp://bus by name and reports as SERVICE.HOSTNAME: ${NAMES[*]}"
 
 # A caller on the bridge (another host, as a browser reaching the container).
 container caller 250 || fail "cannot make the caller's namespace"
@@ -96,7 +104,7 @@ CALLER=$CNS
 in_caller() { ip netns exec "$CALLER" "$@"; }
 for _ in $(seq 1 100); do in_caller curl -s -o /dev/null "http://$EDGE_IP:8080/" && break; sleep 0.2; done
 in_caller curl -sf -o /dev/null "http://$EDGE_IP:8080/" || fail "the edge does not answer on $EDGE_IP:8080"
-for s in "${SERVICES[@]:2}"; do
+for s in "${!IP_OF[@]}"; do
     in_caller curl -sf "http://${IP_OF[$s]}:9100/metrics" > "$T/metrics-$s" || fail "no metrics from $s on ${IP_OF[$s]}:9100"
     grep -q '^voxmesh_' "$T/metrics-$s" || fail "the metrics of $s are not ours"
 done
@@ -111,9 +119,15 @@ for w in name platform; do
 done
 ok "WHIP from the caller's namespace: asked \"Hello, what is your name?\", heard \"$heard\""
 
-# --scale stt=2: a second container of the same service joins, named apart.
-start stt 20 c0ffee000020
-wait_for "$T/mon.out" '"stt.c0ffee000020"' 40 || fail "the second stt container did not report"
-[ "${HOST_OF[stt]}" != c0ffee000020 ] && grep -q "\"stt.${HOST_OF[stt]}\"" "$T/mon.out" || fail "the first stt vanished"
-ok "a second stt container joined as stt.c0ffee000020 beside stt.${HOST_OF[stt]}"
+# `--scale stt=N+1`: one more container of the same service joins, named apart.
+start stt 99 c0ffee000099
+wait_for "$T/mon.out" '"stt.c0ffee000099"' 40 || fail "the added stt container did not report"
+(run "$BUS_NS" c000000000b0 voxmesh mon --json health.) > "$T/mon2.out" 2>&1 &
+PIDS+=($!)
+for name in "${NAMES[@]}" stt.c0ffee000099; do
+    if [[ $name == stt.* ]]; then
+        wait_for "$T/mon2.out" "\"$name\"" 10 || fail "$name stopped reporting after another stt joined"
+    fi
+done
+ok "one more stt container joined as stt.c0ffee000099; every stt still reports under its own name"
 echo "compose_stack: all ok"
