@@ -14,7 +14,7 @@ cd "$TOP" || fail "no source tree"
 python3 -c 'import yaml' 2>/dev/null || fail "python3 with PyYAML (python3-yaml, scripts/setup.sh) is needed"
 COMPOSE=${COMPOSE:-deploy/docker-compose.yml}   # another file of the same tree, for a manual run
 
-NET=10.215.$((RANDOM % 250)); SW=vmsw-$RUN_ID; NSES=(); LINKS=()
+NET=10.215.$((RANDOM % 250)); SW=vmsw-$RUN_ID; NSES=()
 stack_cleanup() {
     cleanup
     for ns in "${NSES[@]:-}"; do [ -n "$ns" ] && ip netns del "$ns" 2>/dev/null; done

@@ -3,7 +3,8 @@
  * container runtime starts each service on its own (systemd/, deploy/).
  * --pub/--sub bind other endpoints than the graph's: in a container the
  * proxy binds tcp://0.0.0.0:PORT while the services connect to
- * tcp://bus:PORT (docs/deploy-compose.md). READY=1 goes to systemd once both sides are bound. */
+ * tcp://bus:PORT (docs/deploy-compose.md). READY=1 goes to systemd once
+ * both sides are bound. */
 #include "cli.h"
 #include "bus_proxy.h"
 #include "registry.h"
