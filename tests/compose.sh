@@ -26,8 +26,10 @@ mkdir -p "$T/tree/deploy/graphs"
 cp "$GRAPH" "$T/tree/$GRAPH"
 (cd "$T/tree" && "$BIN/voxmesh" compose "$GRAPH" 2>/dev/null) > "$T/same.yml" || fail "compose in a copy of the tree failed"
 cmp -s "$COMPOSE" "$T/same.yml" || fail "the compose file depends on where the tree is"
-awk '{ print } /^    stt$/ { print "        replicas = 3" }' "$GRAPH" | sed 's/voice = slt/voice = kal/' > "$T/tree/$GRAPH"
-grep -q "replicas = 3" "$T/tree/$GRAPH" || fail "could not change the graph copy"
+# (stt gets replicas = 3, replacing any replicas it has; the tts voice changes)
+awk '/^    [A-Za-z]/ { in_stt = ($0 == "    stt") } in_stt && /^        replicas *=/ { next }
+     { print } $0 == "    stt" { print "        replicas = 3" }' "$GRAPH" | sed 's/voice = slt/voice = kal/' > "$T/tree/$GRAPH"
+grep -q "replicas = 3" "$T/tree/$GRAPH" && grep -q "voice = kal" "$T/tree/$GRAPH" || fail "could not change the graph copy"
 (cd "$T/tree" && "$BIN/voxmesh" compose "$GRAPH" 2>/dev/null) > "$T/changed.yml" || fail "compose of the changed graph failed"
 if diff -u "$COMPOSE" "$T/changed.yml" > "$T/diff2"; then fail "a changed graph (stt replicas, tts voice) gives the same compose file"; fi
 grep -q '^+      replicas: 3$' "$T/diff2" && grep -q '^+.*"--voice=kal"' "$T/diff2" \
