@@ -1,15 +1,25 @@
 #!/bin/sh
 # Installs what voxmesh needs to build, run and test on Debian 12.
 # Idempotent: when everything is present it does nothing but a few dpkg queries.
+# `setup.sh --server`: only what builds and runs the services, without the
+# browser tests' and the benchmark's tools (Chromium, Janus, Node/npm,
+# playwright-core): the container build runs it so (deploy/Dockerfile).
 set -eu
+server=false
+case "${1:-}" in
+    --server) server=true ;;
+    "") ;;
+    *) echo "usage: $0 [--server]" >&2; exit 2 ;;
+esac
 
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libzmq3-dev libczmq-dev libwebsockets-dev libsrtp2-dev libnice-dev libglib2.0-dev
 libopus-dev libogg-dev libvpx-dev libprotobuf-c-dev protobuf-c-compiler libsoxr-dev
 libcurl4-openssl-dev libsystemd-dev libssl-dev libgraphviz-dev
 flite flite1-dev espeak-ng sox opus-tools libpocketsphinx-dev pocketsphinx-en-us
-chromium janus iproute2 util-linux procps curl ca-certificates
-prometheus jq"
+iproute2 util-linux procps curl ca-certificates python3-yaml jq"
+# the browser tests, the Janus comparison and the Prometheus test: not on a server
+if ! $server; then PKGS="$PKGS chromium janus prometheus"; fi
 
 missing=""
 for p in $PKGS; do
@@ -17,7 +27,7 @@ for p in $PKGS; do
         missing="$missing $p"
     fi
 done
-if ! command -v node >/dev/null 2>&1; then missing="$missing nodejs npm"; fi
+if ! $server && ! command -v node >/dev/null 2>&1; then missing="$missing nodejs npm"; fi
 
 if [ -n "$missing" ]; then
     echo "setup: installing:$missing"
@@ -35,7 +45,7 @@ fi
 
 # playwright-core drives Debian's Chromium in the browser tests; it never downloads a browser.
 here=$(cd "$(dirname "$0")/.." && pwd)
-if [ ! -d "$here/tests/browser/node_modules/playwright-core" ]; then
+if ! $server && [ ! -d "$here/tests/browser/node_modules/playwright-core" ]; then
     echo "setup: npm install in tests/browser"
     (cd "$here/tests/browser" && npm install --no-audit --no-fund --silent)
 fi

@@ -9,5 +9,6 @@ int up_main(int argc, char **argv);
 int mon_main(int argc, char **argv);
 int bus_main(int argc, char **argv);
 int keygen_main(int argc, char **argv);
+int compose_main(int argc, char **argv);
 
 #endif

@@ -13,11 +13,13 @@ static const char s_usage[] =
     "  svg GRAPH       draw GRAPH as SVG on stdout (or -o FILE)\n"
     "  up GRAPH        run the services of GRAPH\n"
     "  mon             watch the bus (--help for its options)\n"
-    "  bus GRAPH       run only the bus of GRAPH (for one unit per service)\n"
+    "  bus GRAPH       run only the bus of GRAPH (for one unit per service;\n"
+    "                  --pub/--sub EP bind other endpoints)\n"
+    "  compose GRAPH   print GRAPH as a docker-compose file (docs/deploy-compose.md)\n"
     "  keygen DIR NAME write a CURVE certificate for the bus: DIR/NAME.key_secret, DIR/NAME.key\n"
     "  help            this text\n"
     "\n"
-    "check and svg take [--bin-dir DIR] [--timeout SECONDS]: programs are\n"
+    "check, svg and compose take [--bin-dir DIR] [--timeout SECONDS]: programs are\n"
     "found in DIR (or $VOXMESH_BIN_DIR), else next to voxmesh, else on $PATH.\n"
     "The graph file format is described in docs/graph.md.\n";
 
@@ -40,6 +42,8 @@ int main(int argc, char **argv)
         return bus_main(argc - 1, argv + 1);
     if (cmd && !strcmp(cmd, "keygen"))
         return keygen_main(argc - 1, argv + 1);
+    if (cmd && !strcmp(cmd, "compose"))
+        return compose_main(argc - 1, argv + 1);
     if (cmd && !strcmp(cmd, "mon"))
         return mon_main(argc - 1, argv + 1);
     if (cmd)
