@@ -4,7 +4,7 @@
 set -eu
 BUILD=${BUILD:-build}
 cd "$(dirname "$0")/.."
-for b in "$BUILD"/bench/*; do
+for b in "$BUILD"/bench/*_bench; do   # (other programs there are drivers of the .sh benchmarks)
     [ -x "$b" ] || continue
     echo "== $(basename "$b")"
     "$b"
