@@ -10,6 +10,12 @@
 #   the bus logs each refusal with the peer's address and counts it.
 # - On the wire between the hosts: the ZMTP greeting says CURVE, and no
 #   topic name appears in clear.
+# - A worker host that drops off the network fails over like a killed
+#   worker (docs/workers.md): an STT and a TTS worker started by hand on A
+#   join (the dispatcher on A gives them new sessions at once); two callers
+#   at once are spread over A's and B's workers; B's link goes down in the
+#   middle of their questions; B's sessions move to A's workers and both
+#   callers are answered, each question transcribed once.
 . "$(dirname "$0")/testlib.bash"
 cd "$TOP"
 
@@ -72,6 +78,8 @@ $here_a
         settings
             barge-in = true
             preroll-ms = 400
+    dispatch
+$here_a
     llm
 $here_a
         settings
@@ -176,3 +184,40 @@ done
 ok "$((bytes / 1024)) KiB between the hosts: CURVE greetings, no topic and no word in clear"
 grep -h "error:" "$T/a.out" "$T/b.out" && fail "the hosts logged errors"
 ok "no errors logged on either host"
+
+# ---- host B drops off the network ----------------------------------------------------------
+for w in stt:"--lm-text=deploy/stt/agent.txt --decoders=1" tts:"--provider=flite --voice=slt"; do
+    # shellcheck disable=SC2086
+    ip netns exec "$A" "$BIN/voxmesh-${w%%:*}" --name=${w%%:*}-a --bus-pub=tcp://$NET.1:7711 \
+        --bus-sub=tcp://$NET.1:7712 --bus-cert="$K/hostA.key_secret" --bus-server-key="$K/bus.key" ${w#*:} \
+        > "$T/${w%%:*}-a.out" 2>&1 &
+    PIDS+=($!)
+done
+wait_for "$T/a.out" "worker stt-a/.* is live" 60 || fail "the STT worker started by hand on A did not join"
+wait_for "$T/a.out" "worker tts-a/.* is live" 30 || fail "the TTS worker started by hand on A did not join"
+ok "workers started by hand on A joined: $(grep -c 'is live' "$T/a.out") workers live"
+flite -voice slt -t "Hello, I have been wondering about this for a long time now, so tell me, what is your name?" \
+    -o "$T/say.wav" && sox "$T/say.wav" -r 48000 "$T/q2.wav" pad 0.5 1.5
+before=$(wc -l < "$T/a.out")
+cp=()
+for i in 1 2; do
+    ip netns exec "$A" "$BIN/voxmesh-client" --url "http://127.0.0.1:$PORT" --in "$T/q2.wav" --tail-ms 10000 \
+        --out "$T/f$i.wav" > "$T/f$i.json" 2> "$T/f$i.err" &
+    cp+=($!)
+done
+sleep 2.2                                   # 1.5 s into the questions
+ip -n "$B" link set "$VB" down || fail "cannot take B's link down"
+for i in 1 2; do wait "${cp[$((i - 1))]}" || { cat "$T/f$i.err"; fail "caller $i failed after B dropped off"; }; done
+tail -n +"$((before + 1))" "$T/a.out" > "$T/a2.out"
+grep -q "worker stt.*/[0-9]* (stt): no beat for" "$T/a2.out" || fail "the dispatcher did not notice B's STT worker gone"
+grep -q "stt -> stt-a/[0-9]* (failover" "$T/a2.out" || { grep -- '->' "$T/a2.out"; fail "no session of B's STT worker moved to A"; }
+for i in 1 2; do
+    sid=$(sed -n 's/.*"session":"[^"]*\/\([0-9a-f]*\)".*/\1/p' "$T/f$i.json")
+    n=$(grep "\"session\":\"$sid\"" "$T/mon.out" | grep -c '"type":"stt_final"')
+    [ "$n" = 1 ] || fail "caller $i (session $sid): $n final transcripts (want exactly 1)"
+    h=$("$BIN/voxmesh-stt" --log-level=warn --transcribe="$T/f$i.wav" | cut -f2)
+    for w in name platform yourself; do
+        [[ " $h " == *" $w "* ]] || fail "caller $i: after B dropped off the reply does not say what the rules promise: \"$h\""
+    done
+done
+ok "B dropped off mid-question: $(grep -c '(failover' "$T/a2.out") session roles moved to A's workers; both callers answered, each question transcribed once"
