@@ -11,7 +11,7 @@
 #  3. conversations held (bench/agent_latency.sh's concurrency step, real
 #     WHIP callers) with deploy/graphs/agent (1 STT, 1 TTS) and
 #     deploy/graphs/agent-scaled (2 + 2 and the dispatcher), at
-#     WORKERS_N (default "15 20").
+#     WORKERS_N (default "15 20"; "none" skips this part).
 #   bash bench/workers.sh           (after make build; make bench runs it)
 set -u
 . "$(dirname "$0")/../tests/testlib.bash"
@@ -85,6 +85,7 @@ base=$(field "$T/load2.out" p50_ms)
 echo "  $(field "$T/kill.out" utterances | head -1) utterances answered of $((SESSIONS * ${#wavs[@]})); $n_in in flight at the kill, the slowest final ${worst:--} ms after its audio (undisturbed p50 $base ms): failover delay +$(awk -v w="${worst:-0}" -v b="$base" 'BEGIN{printf "%.0f", w - b}') ms (target < 1000)"
 grep -h "no beat for" "$T/dispatch2.out" | sed 's/.*warn: /  /' | head -2
 
+[ "${WORKERS_N:-}" = none ] && exit 0           # (the first two parts only)
 echo "conversations held: 1 STT + 1 TTS vs 2 + 2 with the dispatcher (real WHIP callers)"
 for g in agent agent-scaled; do
     echo "  -- deploy/graphs/$g"

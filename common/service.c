@@ -490,8 +490,12 @@ static int s_on_bus(zloop_t *loop, zsock_t *reader, void *arg)
     (void)loop; (void)reader;
     service_t *self = arg;
     bus_msg_t *m;
-    /* Drain everything pending: one wake-up may stand for many messages. */
-    while ((m = bus_recv(self->bus, 0))) {
+    /* Drain what is pending (one wake-up may stand for many messages), but
+     * for at most 20 ms at a time: zloop's timers (the watchdog, the
+     * workers' lease ticks) must run under a flood too; zmq_poll sees the
+     * rest at once (it is level-triggered on a ZeroMQ socket). */
+    int64_t start = time_mono_us();
+    while (time_mono_us() - start < 20000 && (m = bus_recv(self->bus, 0))) {
         int64_t t0 = time_mono_us();
         int rc = 0;
         for (size_t i = 0; i < self->nhandlers && rc == 0; i++)

@@ -62,12 +62,15 @@ typedef struct {
 } s_disp_t;
 
 /* Which role serves which input: a session is given a worker of the role
- * at its start, or at its first input for the role. */
+ * at its start, or (its start missed: a restarted dispatcher) at the first
+ * sign of work for the role: the VAD's speech start for STT (not the
+ * segments themselves: the dispatcher stays out of the audio's way), a
+ * reply sentence for TTS. */
 static const struct {
     const char *topic;
     const char *role;
 } s_routes[] = {
-    { TOPIC_SPEECH_SEGMENT, "stt" },
+    { TOPIC_VAD_EVENT, "stt" },
     { TOPIC_LLM_SENTENCE, "tts" },
 };
 
