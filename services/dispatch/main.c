@@ -317,6 +317,42 @@ static void s_live_metric(s_disp_t *d)
     }
 }
 
+/* The worker is gone: its sessions move to the live ones. */
+static void s_worker_dead(s_disp_t *d, s_worker_t *w, const char *why)
+{
+    int64_t now = time_mono_us();
+    w->alive = false;
+    log_warn("worker %s (%s): %s: dead; its %u sessions move", w->id, w->role, why, w->sessions);
+    s_move_t mv = { d, w->role, w->id, "failover", 0 };
+    session_map_foreach(d->sessions, s_move_one, &mv);
+    w->sessions = 0;
+    metric_add(d->m_failover, (double)mv.moved);
+    metric_observe(d->m_detect, (now - w->last_us) / 1e6);
+    s_orphans_update(d);
+}
+
+/* The bus proxy says a local connection closed ("... disconnected ... from
+ * pid N", over ipc): a worker process that died is known at once, without
+ * waiting for its beats to be missed. */
+static int s_on_bus_event(service_t *svc, bus_msg_t *m, void *arg)
+{
+    (void)svc;
+    s_disp_t *d = arg;
+    const event_t *ev = m->ev;
+    if (ev->payload_case != VOXMESH__ENVELOPE__PAYLOAD_HEALTH || !ev->health->detail) return 0;
+    const char *detail = ev->health->detail;
+    const char *p = strstr(detail, " from pid ");
+    if (!strstr(detail, " disconnected ") || !p) return 0;
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, "/%d", atoi(p + 10));
+    for (size_t i = 0; i < d->nworkers; i++) {
+        s_worker_t *w = &d->workers[i];
+        size_t n = strlen(w->id), k = strlen(suffix);
+        if (w->alive && n > k && !strcmp(w->id + n - k, suffix)) s_worker_dead(d, w, "its connection to the bus closed");
+    }
+    return 0;
+}
+
 /* Every heartbeat: the dispatcher's own beat, dead workers' sessions moved;
  * every second the whole table again. */
 static int s_tick(service_t *svc, void *arg)
@@ -326,16 +362,9 @@ static int s_tick(service_t *svc, void *arg)
     for (size_t i = 0; i < d->nworkers; i++) {
         s_worker_t *w = &d->workers[i];
         if (!w->alive || now - w->last_us <= d->dead_ms * 1000) continue;
-        w->alive = false;
-        unsigned had = w->sessions;
-        log_warn("worker %s (%s): no beat for %lld ms: dead; its %u sessions move", w->id, w->role,
-                 (long long)((now - w->last_us) / 1000), had);
-        s_move_t mv = { d, w->role, w->id, "failover", 0 };
-        session_map_foreach(d->sessions, s_move_one, &mv);
-        w->sessions = 0;
-        metric_add(d->m_failover, (double)mv.moved);
-        metric_observe(d->m_detect, (now - w->last_us) / 1e6);
-        s_orphans_update(d);
+        char why[64];
+        snprintf(why, sizeof why, "no beat for %lld ms", (long long)((now - w->last_us) / 1000));
+        s_worker_dead(d, w, why);
     }
     Voxmesh__WorkerAssign a = VOXMESH__WORKER_ASSIGN__INIT;
     for (size_t r = 0; r < sizeof s_routes / sizeof s_routes[0]; r++) {
@@ -374,7 +403,8 @@ static void s_free(void *state, const char *id, const char *why, void *arg)
 }
 
 static const service_option_t s_options[] = {
-    { "dead-ms", "400", "a worker silent this long is dead and its sessions move (it beats every 100 ms)" },
+    { "dead-ms", "1000", "a worker silent this long is dead and its sessions move (it beats every 100 ms; "
+                         "a local worker whose bus connection closes is dead at once)" },
     { "max-sessions", "100000", "sessions routed at once" },
     { "idle-timeout-ms", "600000", "forget a session without events this long (its end was missed)" },
     { NULL, NULL, NULL }
@@ -391,6 +421,7 @@ int main(int argc, char **argv)
     service_on(svc, TOPIC_SESSION, s_on_session, &d);
     for (size_t r = 0; r < sizeof s_routes / sizeof s_routes[0]; r++)
         service_on_optional(svc, s_routes[r].topic, s_on_input, &d);
+    service_on_optional(svc, "health.bus.", s_on_bus_event, &d);
     service_every(svc, LEASE_HEARTBEAT_MS, s_tick, &d);
     int rc = service_start(svc);
     long max_sessions = 0, idle = 0;
