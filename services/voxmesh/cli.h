@@ -8,5 +8,7 @@ int svg_main(int argc, char **argv);
 int up_main(int argc, char **argv);
 int mon_main(int argc, char **argv);
 int bus_main(int argc, char **argv);
+int conf_main(int argc, char **argv);
+int units_main(int argc, char **argv);
 
 #endif

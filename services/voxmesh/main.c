@@ -14,6 +14,8 @@ static const char s_usage[] =
     "  up GRAPH        run the services of GRAPH\n"
     "  mon             watch the bus (--help for its options)\n"
     "  bus GRAPH       run only the bus of GRAPH (for one unit per service)\n"
+    "  conf GRAPH DIR  write DIR/NAME.conf per service of GRAPH (systemd units read them)\n"
+    "  units GRAPH     the systemd units that run GRAPH (--help: the generator's links)\n"
     "  help            this text\n"
     "\n"
     "check and svg take [--bin-dir DIR] [--timeout SECONDS]: programs are\n"
@@ -37,6 +39,10 @@ int main(int argc, char **argv)
         return up_main(argc - 1, argv + 1);
     if (cmd && !strcmp(cmd, "bus"))
         return bus_main(argc - 1, argv + 1);
+    if (cmd && !strcmp(cmd, "conf"))
+        return conf_main(argc - 1, argv + 1);
+    if (cmd && !strcmp(cmd, "units"))
+        return units_main(argc - 1, argv + 1);
     if (cmd && !strcmp(cmd, "mon"))
         return mon_main(argc - 1, argv + 1);
     if (cmd)
