@@ -8,7 +8,8 @@ libzmq3-dev libczmq-dev libwebsockets-dev libsrtp2-dev libnice-dev libglib2.0-de
 libopus-dev libogg-dev libvpx-dev libprotobuf-c-dev protobuf-c-compiler libsoxr-dev
 libcurl4-openssl-dev libsystemd-dev libssl-dev libgraphviz-dev
 flite flite1-dev espeak-ng sox opus-tools libpocketsphinx-dev pocketsphinx-en-us
-chromium janus iproute2 util-linux procps curl ca-certificates"
+chromium janus iproute2 util-linux procps curl ca-certificates
+systemd systemd-container python3"
 
 missing=""
 for p in $PKGS; do
