@@ -27,6 +27,9 @@ const char *event_payload_name(const event_t *ev)
     case VOXMESH__ENVELOPE__PAYLOAD_TURN_INTERRUPT: return "turn_interrupt";
     case VOXMESH__ENVELOPE__PAYLOAD_HEALTH: return "health";
     case VOXMESH__ENVELOPE__PAYLOAD_TTS_SPOKEN: return "tts_spoken";
+    case VOXMESH__ENVELOPE__PAYLOAD_WORKER_HEARTBEAT: return "worker_heartbeat";
+    case VOXMESH__ENVELOPE__PAYLOAD_WORKER_ASSIGN: return "worker_assign";
+    case VOXMESH__ENVELOPE__PAYLOAD_TTS_PROGRESS: return "tts_progress";
     default: return "none";
     }
 }
@@ -79,8 +82,10 @@ static void s_payload(const event_t *ev, bool json, char *buf, size_t size)
     case VOXMESH__ENVELOPE__PAYLOAD_PCM_AUDIO: {
         const Voxmesh__PcmAudio *p = ev->pcm_audio;
         snprintf(buf, size, json ? "\"rate\":%u,\"channels\":%u,\"format\":\"%s\",\"bytes\":%zu,\"turn\":%" PRIu64
-                                 : "rate=%u channels=%u format=%s bytes=%zu turn=%" PRIu64,
-                 p->sample_rate, p->channels, s_fmt_name(p->format), p->samples.len, p->turn_id);
+                                   ",\"sentence\":%u,\"sentence_offset\":%" PRIu64
+                                 : "rate=%u channels=%u format=%s bytes=%zu turn=%" PRIu64 " sentence=%u+%" PRIu64,
+                 p->sample_rate, p->channels, s_fmt_name(p->format), p->samples.len, p->turn_id, p->sentence,
+                 p->sentence_offset);
         break;
     }
     case VOXMESH__ENVELOPE__PAYLOAD_ENCODED_VIDEO: {
@@ -114,17 +119,22 @@ static void s_payload(const event_t *ev, bool json, char *buf, size_t size)
     case VOXMESH__ENVELOPE__PAYLOAD_STT_FINAL: {
         const Voxmesh__Transcript *t = ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_STT_FINAL
                                            ? ev->stt_final : ev->stt_partial;
+        char worker[128];
         s_json_str(text, sizeof text, t->text);
-        snprintf(buf, size, json ? "\"utterance\":%" PRIu64 ",\"text\":\"%s\"" : "utterance=%" PRIu64 " text=\"%s\"",
-                 t->utterance_id, text);
+        s_json_str(worker, sizeof worker, t->worker);
+        snprintf(buf, size, json ? "\"utterance\":%" PRIu64 ",\"text\":\"%s\",\"worker\":\"%s\""
+                                 : "utterance=%" PRIu64 " text=\"%s\" worker=%s",
+                 t->utterance_id, text, worker);
         break;
     }
     case VOXMESH__ENVELOPE__PAYLOAD_LLM_DELTA:
     case VOXMESH__ENVELOPE__PAYLOAD_LLM_SENTENCE:
-    case VOXMESH__ENVELOPE__PAYLOAD_TTS_SPOKEN: {
+    case VOXMESH__ENVELOPE__PAYLOAD_TTS_SPOKEN:
+    case VOXMESH__ENVELOPE__PAYLOAD_TTS_PROGRESS: {
         const Voxmesh__LlmText *t = ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_LLM_DELTA ? ev->llm_delta
                                   : ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_LLM_SENTENCE ? ev->llm_sentence
-                                  : ev->tts_spoken;
+                                  : ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_TTS_SPOKEN ? ev->tts_spoken
+                                  : ev->tts_progress;
         s_json_str(text, sizeof text, t->text);
         snprintf(buf, size, json ? "\"turn\":%" PRIu64 ",\"index\":%u,\"text\":\"%s\""
                                  : "turn=%" PRIu64 " index=%u text=\"%s\"",
@@ -158,6 +168,27 @@ static void s_payload(const event_t *ev, bool json, char *buf, size_t size)
         snprintf(buf, size, json ? "\"service\":\"%s\",\"state\":\"%s\",\"detail\":\"%s\""
                                  : "service=%s state=%s %s",
                  text, ev->health->state ? ev->health->state : "", detail);
+        break;
+    }
+    case VOXMESH__ENVELOPE__PAYLOAD_WORKER_HEARTBEAT: {
+        const Voxmesh__WorkerHeartbeat *h = ev->worker_heartbeat;
+        s_json_str(text, sizeof text, h->role);
+        snprintf(buf, size, json ? "\"role\":\"%s\",\"sessions\":%u,\"busy\":%u,\"capacity\":%u"
+                                 : "role=%s sessions=%u busy=%u/%u",
+                 text, h->sessions, h->busy, h->capacity);
+        break;
+    }
+    case VOXMESH__ENVELOPE__PAYLOAD_WORKER_ASSIGN: {
+        const Voxmesh__WorkerAssign *a = ev->worker_assign;
+        char worker[128], prev[128], reason[32];
+        s_json_str(text, sizeof text, a->role);
+        s_json_str(worker, sizeof worker, a->worker);
+        s_json_str(prev, sizeof prev, a->previous);
+        s_json_str(reason, sizeof reason, a->reason);
+        snprintf(buf, size, json ? "\"role\":\"%s\",\"worker\":\"%s\",\"epoch\":%" PRIu64
+                                   ",\"previous\":\"%s\",\"reason\":\"%s\""
+                                 : "role=%s worker=%s epoch=%" PRIu64 " previous=%s reason=%s",
+                 text, worker, a->epoch, prev, reason);
         break;
     }
     default:

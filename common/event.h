@@ -35,7 +35,11 @@ typedef Voxmesh__Envelope event_t;
 #define TOPIC_LLM_DONE        "llm.done."
 #define TOPIC_TTS_AUDIO       "tts.audio."
 #define TOPIC_TTS_SPOKEN      "tts.spoken."
+#define TOPIC_TTS_PROGRESS    "tts.progress."
 #define TOPIC_HEALTH          "health."
+#define TOPIC_WORKER_HB       "health.worker."
+#define TOPIC_WORKER_LIST     "health.worker.list."
+#define TOPIC_WORKER_ASSIGN   "worker.assign."
 
 /* A topic is 1..EVENT_TOPIC_MAX-1 printable characters without spaces and
  * ends with '.'. */

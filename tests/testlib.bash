@@ -45,7 +45,7 @@ free_port() {
 # make_graph SRC DST: a copy of a shipped graph on this run's own bus and port.
 make_graph() {
     local port=${EDGE_PORT:-$(free_port)}
-    sed -e "s|ipc://@voxmesh-[a-z]*\.pub|ipc://@vm-$RUN_ID.pub|; s|ipc://@voxmesh-[a-z]*\.sub|ipc://@vm-$RUN_ID.sub|" \
+    sed -e "s|ipc://@voxmesh-[a-z-]*\.pub|ipc://@vm-$RUN_ID.pub|; s|ipc://@voxmesh-[a-z-]*\.sub|ipc://@vm-$RUN_ID.sub|" \
         -e "s|listen = 127.0.0.1:[0-9]*|listen = 127.0.0.1:$port|" "$1" > "$2"
     echo "$port"
 }

@@ -20,7 +20,7 @@ typedef struct {
     long max_sessions;
     long idle_ms;
     log_ratelimit_t rl;
-    metric_t *m_sessions, *m_decode_errors, *m_rejected, *m_lost, *m_concealed, *m_out, *m_cut;
+    metric_t *m_sessions, *m_decode_errors, *m_rejected, *m_lost, *m_concealed, *m_out, *m_cut, *m_repeated;
 } s_codec_t;
 
 static void s_warn(s_codec_t *c, const char *session, const char *what, const char *why)
@@ -124,9 +124,22 @@ static int s_on_pcm_out(service_t *svc, bus_msg_t *msg, void *arg)
         metric_add(c->m_cut, 1);   /* a reply the caller interrupted: its tail must not play */
         return 0;
     }
+    const uint8_t *data = p->samples.data;
+    size_t len = p->samples.len;
+    size_t frame = p->channels * (p->format == VOXMESH__SAMPLE_FORMAT__SAMPLE_FORMAT_F32 ? 4 : 2);
+    if (p->sentence && p->channels > 0 && p->channels <= 8 && len % frame == 0) {
+        /* A worker that took the session over says a sentence again: the
+         * part already received is not played twice. */
+        size_t frames = len / frame;
+        size_t skip = sentence_dedup_skip(codec_session_sentences(s), p->turn_id, p->sentence, p->sentence_offset,
+                                          frames);
+        if (skip) metric_add(c->m_repeated, (double)skip / (p->sample_rate ? p->sample_rate : 1));
+        if (skip == frames) return 0;
+        data += skip * frame;
+        len -= skip * frame;
+    }
     const char *why = NULL;
-    if (codec_session_put(s, p->sample_rate, p->channels, (int)p->format, p->samples.data, p->samples.len,
-                          &why) < 0) {
+    if (codec_session_put(s, p->sample_rate, p->channels, (int)p->format, data, len, &why) < 0) {
         metric_add(c->m_rejected, 1);
         s_warn(c, in->session_id, "outbound PCM", why ? why : "out of memory");
         return 0;
@@ -259,6 +272,8 @@ int main(int argc, char **argv)
         c.m_lost = metrics_counter(m, "voxmesh_codec_packets_lost_total", NULL, "Inbound packets missing");
         c.m_out = metrics_counter(m, "voxmesh_codec_packets_out_total", NULL, "Outbound Opus packets");
         c.m_cut = metrics_counter(m, "voxmesh_codec_cut_audio_total", NULL, "Outbound PCM events of a cut turn dropped");
+        c.m_repeated = metrics_counter(m, "voxmesh_codec_repeated_audio_seconds_total", NULL,
+                                       "Agent audio received twice (a TTS takeover) and played once");
         c.video = codec_video_new((int)fps, m);
         c.sessions = session_map_new((size_t)c.max_sessions, (int64_t)c.idle_ms * 1000, s_make_session,
                                      s_free_session, &c);

@@ -24,6 +24,7 @@ struct codec_session_t {
     uint16_t next_seq;
     /* outbound */
     turn_cut_t turns;
+    sentence_dedup_t sentences;
     pcm_resampler_t *out_rs;          /* for the current outbound format */
     uint32_t out_rs_rate, out_rs_ch;
     audio_queue_t *queue;             /* 48 kHz mono s16, what the encoder eats */
@@ -210,6 +211,7 @@ int codec_session_encode(codec_session_t *self, uint8_t *out, size_t max, uint32
 }
 
 turn_cut_t *codec_session_turns(codec_session_t *self) { return &self->turns; }
+sentence_dedup_t *codec_session_sentences(codec_session_t *self) { return &self->sentences; }
 
 void codec_session_flush(codec_session_t *self)
 {

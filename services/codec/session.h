@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include "pcm.h"
 #include "turn_cut.h"
+#include "sentence_dedup.h"
 
 typedef struct codec_session_t codec_session_t;
 
@@ -62,5 +63,7 @@ codec_stats_t codec_session_stats(const codec_session_t *self);
 /* The session's cut agent turns (turn_cut.h): main.c drops outbound audio of
  * a cut turn before it is queued. */
 turn_cut_t *codec_session_turns(codec_session_t *self);
+/* What of the agent's sentences arrived (sentence_dedup.h). */
+sentence_dedup_t *codec_session_sentences(codec_session_t *self);
 
 #endif

@@ -11,8 +11,16 @@
  * utterances waiting for a decoder, the order of finals, metrics.
  *
  * The final transcript's origin is the caller's end of speech (from the
- * VAD), so every later stage measures its latency from there. */
+ * VAD), so every later stage measures its latency from there.
+ *
+ * Scaled out (docs/workers.md), every worker receives every session's
+ * segments and keeps the current utterance of each (the shadow), but only
+ * the worker the dispatcher assigned the session to decodes it (lease.h).
+ * A worker that is given a session whose worker died redoes the utterance
+ * in flight from its shadow; the shadow is dropped once some worker's final
+ * for it is seen. */
 #include "service.h"
+#include "lease.h"
 #include "session_map.h"
 #include "log.h"
 #include "engine.h"
@@ -73,6 +81,14 @@ struct s_entry {
     char partial[STT_TEXT_MAX];
     s_turn_t *turns;               /* finished, oldest first */
     size_t nturns;
+    /* The shadow: the current utterance as received, whoever decodes it. */
+    int16_t *shadow;
+    size_t nshadow, capshadow;
+    uint64_t shadow_utt;           /* 0: none */
+    bool shadow_final;             /* its last segment is in */
+    bool shadow_done;              /* a final for it was seen on the bus */
+    int64_t shadow_final_us;       /* monotonic: when its last segment came */
+    int64_t shadow_origin_us, shadow_speech_end_us;
 };
 
 struct s_stt {
@@ -83,9 +99,11 @@ struct s_stt {
     long partial_ms, max_utt_s;
     char lm_path[256];             /* a built domain model, removed at exit */
     log_ratelimit_t rl;
+    lease_t *lease;                /* which sessions are this worker's (all, without a dispatcher) */
+    long decoders;                 /* the engine's capacity, for the heartbeat */
     double errors_seen;            /* for the health tick */
     metric_t *m_finals, *m_partials, *m_rejected, *m_waits, *m_final_latency, *m_decode_after_end, *m_busy;
-    metric_t *m_errors;
+    metric_t *m_errors, *m_takeovers, *m_redone;
 };
 
 static void s_busy(s_stt_t *s)
@@ -144,7 +162,10 @@ static void s_flush(s_entry_t *e)
         s_turn_t *t = e->turns;
         e->turns = t->next;
         e->nturns--;
-        if (t->text) {
+        if (t->text && !lease_mine(s->lease, e->id)) {
+            log_debug("session %s: utterance %llu: not published: the session moved to another worker", e->id,
+                      (unsigned long long)t->utterance);
+        } else if (t->text) {
             int64_t origin = t->speech_end_ts_us > 0 ? t->speech_end_ts_us : t->origin_ts_us;
             s_publish(e, t->utterance, t->text, t->confidence, origin, true);
             metric_add(s->m_finals, 1);
@@ -295,6 +316,102 @@ static void s_serve_waiting(s_stt_t *s)
     }
 }
 
+static void s_take(s_entry_t *e, const int16_t *x, size_t n, bool final);
+
+/* ---- the shadow: every session's current utterance, for a takeover ---------------------- */
+
+#define STT_REDO_WINDOW_US (5 * 1000000LL)   /* a finished utterance older than this is not redone */
+
+static void s_shadow_add(s_entry_t *e, const Voxmesh__SpeechSegment *seg, int64_t origin_us)
+{
+    if (e->shadow_utt != seg->utterance_id) {
+        e->shadow_utt = seg->utterance_id;
+        e->nshadow = 0;
+        e->shadow_final = e->shadow_done = false;
+    }
+    if (e->shadow_done) return;
+    e->shadow_origin_us = origin_us;
+    if (seg->final) {
+        e->shadow_final = true;
+        e->shadow_final_us = time_mono_us();
+        e->shadow_speech_end_us = seg->speech_end_ts_us;
+    }
+    size_t n = seg->audio->samples.len / 2, max = (size_t)e->stt->max_utt_s * 16000;
+    if (e->nshadow + n > max) return;     /* the decoding worker drops it too */
+    if (e->nshadow + n > e->capshadow) {
+        size_t cap = e->capshadow ? e->capshadow * 2 : 16000 * 4;
+        while (cap < e->nshadow + n) cap *= 2;
+        int16_t *w = realloc(e->shadow, cap * sizeof *w);
+        if (!w) return;
+        e->shadow = w;
+        e->capshadow = cap;
+    }
+    memcpy(e->shadow + e->nshadow, seg->audio->samples.data, n * sizeof *e->shadow);
+    e->nshadow += n;
+}
+
+/* Some worker's final for the session's utterance: nothing to redo. */
+static int s_on_final_seen(service_t *svc, bus_msg_t *m, void *arg)
+{
+    (void)svc;
+    s_stt_t *s = arg;
+    const event_t *ev = m->ev;
+    if (ev->payload_case != VOXMESH__ENVELOPE__PAYLOAD_STT_FINAL || !ev->session_id) return 0;
+    s_entry_t *e = session_map_get(s->sessions, ev->session_id);
+    if (e && e->shadow_utt == ev->stt_final->utterance_id) {
+        e->shadow_done = true;
+        e->nshadow = 0;
+    }
+    return 0;
+}
+
+/* The session is this worker's now: a new one, or taken over from a worker
+ * that died, in which case the utterance in flight is decoded here again. */
+static void s_on_gain(void *arg, const char *session)
+{
+    s_stt_t *s = arg;
+    s_entry_t *e = session_map_get(s->sessions, session);
+    if (!e || !e->shadow_utt || e->shadow_done || !e->nshadow) return;
+    if (e->shadow_final && time_mono_us() - e->shadow_final_us > STT_REDO_WINDOW_US) return;
+    if (e->utterance == e->shadow_utt) return;   /* decoding it already */
+    metric_add(s->m_takeovers, 1);
+    metric_add(s->m_redone, e->nshadow / 16000.0);
+    log_info("session %s: utterance %llu taken over: %.2f s of audio decoded again%s", e->id,
+             (unsigned long long)e->shadow_utt, e->nshadow / 16000.0, e->shadow_final ? " (complete)" : "");
+    s_reset(e);
+    e->utterance = e->shadow_utt;
+    e->origin_ts_us = e->shadow_origin_us;
+    if (e->shadow_final) {
+        e->speech_end_ts_us = e->shadow_speech_end_us;
+        e->final_rx_us = time_mono_us();
+    }
+    s_take(e, e->shadow, e->nshadow, e->shadow_final);
+}
+
+/* The session moved to another worker: what is in flight here is dropped. */
+static void s_on_loss(void *arg, const char *session)
+{
+    s_stt_t *s = arg;
+    s_entry_t *e = session_map_get(s->sessions, session);
+    if (!e) return;
+    s_reset(e);
+    while (e->turns) {
+        s_turn_t *t = e->turns;
+        e->turns = t->next;
+        s_turn_free(t);
+    }
+    e->nturns = 0;
+    s_busy(s);
+    s_serve_waiting(s);
+}
+
+static void s_load(void *arg, unsigned *busy, unsigned *capacity)
+{
+    s_stt_t *s = arg;
+    *busy = s->have_engine ? (unsigned)s->engine.busy(s->engine.impl) : 0;
+    *capacity = (unsigned)s->decoders;
+}
+
 static int s_on_segment(service_t *svc, bus_msg_t *m, void *arg)
 {
     (void)svc;
@@ -316,6 +433,8 @@ static int s_on_segment(service_t *svc, bus_msg_t *m, void *arg)
     }
     s_entry_t *e = session_map_open(s->sessions, ev->session_id);
     if (!e) return 0;
+    s_shadow_add(e, seg, ev->origin_ts_us);
+    if (!lease_mine(s->lease, e->id)) return 0;   /* another worker's: only the shadow is kept */
     if (e->utterance != seg->utterance_id) {
         if (e->utterance) log_debug("session %s: utterance %llu abandoned for %llu", e->id,
                                     (unsigned long long)e->utterance, (unsigned long long)seg->utterance_id);
@@ -329,10 +448,19 @@ static int s_on_segment(service_t *svc, bus_msg_t *m, void *arg)
         e->speech_end_ts_us = seg->speech_end_ts_us;
         e->final_rx_us = time_mono_us();
     }
+    s_take(e, x, n, seg->final);
+    return 0;
+}
+
+/* The utterance's audio, to decode: now if a decoder is free, else kept
+ * until one is. */
+static void s_take(s_entry_t *e, const int16_t *x, size_t n, bool final)
+{
+    s_stt_t *s = e->stt;
     if (s_try_start(e)) {
         s_feed(e, x, n);
-        if (seg->final) s_finish(e);
-        return 0;
+        if (final) s_finish(e);
+        return;
     }
     /* Every decoder is busy: keep the audio until one is free. */
     metric_add(s->m_waits, 1);
@@ -341,10 +469,9 @@ static int s_on_segment(service_t *svc, bus_msg_t *m, void *arg)
         log_warn("session %s: utterance %llu longer than %ld s while waiting for a decoder: dropped", e->id,
                  (unsigned long long)e->utterance, s->max_utt_s);
         s_reset(e);
-        return 0;
+        return;
     }
-    if (seg->final) e->final_seen = true;
-    return 0;
+    if (final) e->final_seen = true;
 }
 
 static int s_on_session(service_t *svc, bus_msg_t *m, void *arg)
@@ -353,6 +480,7 @@ static int s_on_session(service_t *svc, bus_msg_t *m, void *arg)
     s_stt_t *s = arg;
     if (m->ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_SESSION_ENDED && m->ev->session_id) {
         session_map_end(s->sessions, m->ev->session_id, "ended");
+        lease_end(s->lease, m->ev->session_id);
         s_busy(s);
         s_serve_waiting(s);
     }
@@ -417,6 +545,7 @@ static void s_free(void *state, const char *id, const char *why, void *arg)
     if (e->utt) s->engine.cancel(e->utt);
     if (e->caller) s->engine.caller_free(s->engine.impl, e->caller);
     free(e->waiting);
+    free(e->shadow);
     free(e->id);
     free(e);
 }
@@ -518,6 +647,7 @@ static int s_engine_ps(s_stt_t *s, const char *files)
         log_error("%s", err);
         return -1;
     }
+    s->decoders = decoders;
     log_info("%ld decoder(s) loaded in %.1f s (%s)", decoders, (time_mono_us() - t0) / 1e6, lm);
     if (files) {
         int rc = s_transcribe(pool, files);
@@ -571,6 +701,10 @@ static void s_metrics(s_stt_t *s)
     s->m_rejected = metrics_counter(mx, "voxmesh_stt_segments_rejected_total", NULL, "Speech segments rejected");
     s->m_waits = metrics_counter(mx, "voxmesh_stt_decoder_waits_total", NULL, "Segments kept: no free decoder");
     s->m_errors = metrics_counter(mx, "voxmesh_stt_errors_total", NULL, "Utterances without a transcript: failures");
+    s->m_takeovers = metrics_counter(mx, "voxmesh_stt_takeovers_total", NULL,
+                                     "Utterances decoded again here after their worker died");
+    s->m_redone = metrics_counter(mx, "voxmesh_stt_redone_seconds_total", NULL,
+                                  "Audio decoded again after a takeover");
     s->m_busy = metrics_gauge(mx, s->engine.busy_metric, NULL, s->engine.busy_help);
     s->m_final_latency = metrics_histogram(mx, "voxmesh_stt_final_seconds", NULL,
                                            "Caller's end of speech to the final transcript", NULL, 0);
@@ -588,9 +722,15 @@ int main(int argc, char **argv)
     service_publishes(svc, TOPIC_STT_FINAL);
     service_on(svc, TOPIC_SPEECH_SEGMENT, s_on_segment, &s);
     service_on(svc, TOPIC_SESSION, s_on_session, &s);
+    service_on_optional(svc, TOPIC_STT_FINAL, s_on_final_seen, &s);
+    const char *files = service_opt(svc, "transcribe");
+    lease_config_t lc = { "stt", s_on_gain, s_on_loss, &s, s_load };
+    if (!files && !(s.lease = lease_new(svc, &lc))) {
+        service_destroy(&svc);
+        return 1;
+    }
     service_every(svc, 5000, s_on_reap, &s);
     service_every(svc, 1000, s_on_health, &s);
-    const char *files = service_opt(svc, "transcribe");
     const char *provider = service_opt(svc, "provider");
     int rc = files ? 0 : service_start(svc);
     long max_sessions = 0;
@@ -615,6 +755,7 @@ int main(int argc, char **argv)
     }
     session_map_destroy(&s.sessions);   /* cancels what is in flight: before the engine goes */
     if (s.have_engine) s.engine.destroy(s.engine.impl);
+    lease_destroy(&s.lease);
     if (s.lm_path[0]) unlink(s.lm_path);
     service_destroy(&svc);
     return rc < 0 ? 1 : rc == 1 ? 0 : rc;

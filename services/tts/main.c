@@ -3,20 +3,51 @@
  * sentence and, within a sentence, chunk by chunk as the engine makes it.
  * A turn.interrupt. cuts the reply at once and publishes what the caller
  * heard of it (tts.spoken.). Engines: flite offline (default), or an
- * OpenAI-compatible or ElevenLabs streaming endpoint. docs/tts.md. */
+ * OpenAI-compatible or ElevenLabs streaming endpoint. docs/tts.md.
+ *
+ * Scaled out (docs/workers.md), every worker receives every session's
+ * sentences and keeps those of the current turn not yet all published (the
+ * shadow: tts.progress. says which are), but only the worker the dispatcher
+ * assigned the session to speaks them (lease.h). A worker given a session
+ * whose worker died speaks the rest of the turn from its shadow; audio is
+ * tagged with its sentence and offset, so the codec drops what the dead
+ * worker had already sent of the sentence it was in. */
 #include "service.h"
+#include "lease.h"
 #include "queue.h"
+#include "session_map.h"
 #include "engine_flite.h"
 #include "provider_http.h"
 #include "log.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
+/* A sentence of the current turn, kept until some worker has published
+ * all of its audio. */
+typedef struct {
+    uint32_t index;
+    int64_t origin_us;
+    char *text;
+} s_line_t;
+
+#define TTS_SHADOW_LINES 256
+
+typedef struct {
+    uint64_t turn, cut_turn;
+    s_line_t lines[TTS_SHADOW_LINES];
+    size_t n;
+} s_shadow_t;
+
 typedef struct {
     service_t *svc;
+    lease_t *lease;
+    session_map_t *shadows;
+    long workers;
+    metric_t *m_takeovers;
     tts_queue_t *queue;
     engine_flite_t *flite;
     provider_http_t *http;
@@ -58,6 +89,8 @@ static void s_publish_audio(void *user, const tts_audio_t *a)
     p.samples.len = a->frames * sizeof(int16_t);
     p.stream_offset = a->offset;
     p.turn_id = a->turn;
+    p.sentence = a->sentence;
+    p.sentence_offset = a->sentence_offset;
     event_t ev = VOXMESH__ENVELOPE__INIT;
     ev.session_id = (char *)a->session;
     ev.origin_ts_us = a->origin_us;
@@ -80,6 +113,103 @@ static void s_publish_spoken(void *user, const char *session, uint64_t turn, int
     bus_publish(service_bus(t->svc), TOPIC_TTS_SPOKEN, &ev);
 }
 
+static void s_publish_progress(void *user, const char *session, uint64_t turn, uint32_t index, int64_t origin_us)
+{
+    s_tts_t *t = user;
+    Voxmesh__LlmText s = VOXMESH__LLM_TEXT__INIT;
+    s.turn_id = turn;
+    s.index = index;
+    event_t ev = VOXMESH__ENVELOPE__INIT;
+    ev.session_id = (char *)session;
+    ev.origin_ts_us = origin_us;
+    ev.payload_case = VOXMESH__ENVELOPE__PAYLOAD_TTS_PROGRESS;
+    ev.tts_progress = &s;
+    bus_publish(service_bus(t->svc), TOPIC_TTS_PROGRESS, &ev);
+}
+
+/* ---- the shadow: every session's unfinished sentences, for a takeover ------------------- */
+
+static void s_lines_clear(s_shadow_t *sh)
+{
+    for (size_t i = 0; i < sh->n; i++) free(sh->lines[i].text);
+    sh->n = 0;
+}
+
+static void *s_shadow_make(const char *id, void *arg)
+{
+    (void)id; (void)arg;
+    return calloc(1, sizeof(s_shadow_t));
+}
+
+static void s_shadow_free(void *state, const char *id, const char *why, void *arg)
+{
+    (void)id; (void)why; (void)arg;
+    s_lines_clear(state);
+    free(state);
+}
+
+static void s_shadow_sentence(s_tts_t *t, const char *session, uint64_t turn, uint32_t index, const char *text,
+                              int64_t origin_us)
+{
+    s_shadow_t *sh = session_map_open(t->shadows, session);
+    if (!sh || turn < sh->turn || turn <= sh->cut_turn) return;
+    if (turn > sh->turn) {
+        s_lines_clear(sh);
+        sh->turn = turn;
+    }
+    if (sh->n == TTS_SHADOW_LINES || !text) return;
+    char *copy = strdup(text);
+    if (!copy) return;
+    sh->lines[sh->n++] = (s_line_t){ index, origin_us, copy };
+}
+
+static int s_on_progress(service_t *svc, bus_msg_t *msg, void *arg)
+{
+    (void)svc;
+    s_tts_t *t = arg;
+    const event_t *ev = msg->ev;
+    if (ev->payload_case != VOXMESH__ENVELOPE__PAYLOAD_TTS_PROGRESS || !ev->session_id) return 0;
+    s_shadow_t *sh = session_map_get(t->shadows, ev->session_id);
+    if (!sh || ev->tts_progress->turn_id != sh->turn) return 0;
+    size_t keep = 0;
+    for (size_t i = 0; i < sh->n; i++) {
+        if (sh->lines[i].index <= ev->tts_progress->index) free(sh->lines[i].text);
+        else sh->lines[keep++] = sh->lines[i];
+    }
+    sh->n = keep;
+    return 0;
+}
+
+/* The session is this worker's now; if its worker died, the rest of the
+ * current turn is spoken here. */
+static void s_on_gain(void *arg, const char *session)
+{
+    s_tts_t *t = arg;
+    s_shadow_t *sh = session_map_get(t->shadows, session);
+    if (!sh || !sh->n || sh->turn <= sh->cut_turn) return;
+    metric_add(t->m_takeovers, 1);
+    log_info("session %s: turn %" PRIu64 " taken over: %zu sentences from sentence %u on are spoken here", session,
+             sh->turn, sh->n, sh->lines[0].index);
+    int64_t now = time_now_us();
+    for (size_t i = 0; i < sh->n; i++)
+        tts_queue_sentence(t->queue, session, sh->turn, sh->lines[i].index, sh->lines[i].text, sh->lines[i].origin_us,
+                           now);
+}
+
+/* The session moved to another worker: everything of it here is dropped. */
+static void s_on_loss(void *arg, const char *session)
+{
+    s_tts_t *t = arg;
+    tts_queue_end(t->queue, session);
+}
+
+static void s_load(void *arg, unsigned *busy, unsigned *capacity)
+{
+    s_tts_t *t = arg;
+    *busy = t->queue ? (unsigned)tts_queue_active(t->queue) : 0;
+    *capacity = (unsigned)t->workers;
+}
+
 /* ---- bus events ------------------------------------------------------------------------- */
 
 static int s_on_sentence(service_t *svc, bus_msg_t *msg, void *arg)
@@ -89,6 +219,9 @@ static int s_on_sentence(service_t *svc, bus_msg_t *msg, void *arg)
     event_t *ev = msg->ev;
     if (ev->payload_case != VOXMESH__ENVELOPE__PAYLOAD_LLM_SENTENCE) return 0;
     Voxmesh__LlmText *s = ev->llm_sentence;
+    if (!ev->session_id || !*ev->session_id) return 0;
+    s_shadow_sentence(t, ev->session_id, s->turn_id, s->index, s->text, ev->origin_ts_us);
+    if (!lease_mine(t->lease, ev->session_id)) return 0;
     tts_queue_sentence(t->queue, ev->session_id, s->turn_id, s->index, s->text, ev->origin_ts_us, time_now_us());
     return 0;
 }
@@ -97,7 +230,13 @@ static int s_on_interrupt(service_t *svc, bus_msg_t *msg, void *arg)
 {
     (void)svc;
     s_tts_t *t = arg;
-    if (msg->ev->payload_case != VOXMESH__ENVELOPE__PAYLOAD_TURN_INTERRUPT) return 0;
+    if (msg->ev->payload_case != VOXMESH__ENVELOPE__PAYLOAD_TURN_INTERRUPT || !msg->ev->session_id) return 0;
+    s_shadow_t *sh = session_map_get(t->shadows, msg->ev->session_id);
+    if (sh) {
+        sh->cut_turn = sh->turn;
+        s_lines_clear(sh);
+    }
+    if (!lease_mine(t->lease, msg->ev->session_id)) return 0;
     tts_queue_interrupt(t->queue, msg->ev->session_id, msg->ev->origin_ts_us, time_now_us());
     return 0;
 }
@@ -106,8 +245,11 @@ static int s_on_session(service_t *svc, bus_msg_t *msg, void *arg)
 {
     (void)svc;
     s_tts_t *t = arg;
-    if (msg->ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_SESSION_ENDED)
+    if (msg->ev->payload_case == VOXMESH__ENVELOPE__PAYLOAD_SESSION_ENDED && msg->ev->session_id) {
         tts_queue_end(t->queue, msg->ev->session_id);
+        session_map_end(t->shadows, msg->ev->session_id, "ended");
+        lease_end(t->lease, msg->ev->session_id);
+    }
     return 0;
 }
 
@@ -117,6 +259,7 @@ static int s_tick(service_t *svc, void *arg)
 {
     s_tts_t *t = arg;
     tts_queue_reap(t->queue);
+    session_map_reap(t->shadows);
     tts_queue_stats_t st = tts_queue_stats(t->queue);
     if (st.errors > t->errors_seen) {
         char detail[128];
@@ -196,6 +339,7 @@ static int s_engine(s_tts_t *t, tts_engine_t *engine)
             return -1;
         }
         *engine = engine_flite_engine(t->flite);
+        t->workers = workers;
         log_info("flite voice %s at %u Hz, %ld workers", fc.voice ? fc.voice : "slt", engine->rate, workers);
         return 0;
     }
@@ -223,6 +367,7 @@ static int s_engine(s_tts_t *t, tts_engine_t *engine)
             return -1;
         }
         *engine = provider_http_engine(t->http);
+        t->workers = requests;
         log_info("%s at %u Hz, %ld requests at once", provider, engine->rate, requests);
         return 0;
     }
@@ -238,6 +383,13 @@ int main(int argc, char **argv)
     s_tts_t t = { .svc = svc };
     service_publishes(svc, TOPIC_AUDIO_OUT_PCM);
     service_publishes(svc, TOPIC_TTS_SPOKEN);
+    service_publishes(svc, TOPIC_TTS_PROGRESS);
+    service_on_optional(svc, TOPIC_TTS_PROGRESS, s_on_progress, &t);
+    lease_config_t lc = { "tts", s_on_gain, s_on_loss, &t, s_load };
+    if (!(t.lease = lease_new(svc, &lc))) {
+        service_destroy(&svc);
+        return 1;
+    }
     service_on(svc, TOPIC_LLM_SENTENCE, s_on_sentence, &t);
     service_on(svc, TOPIC_TURN_INTERRUPT, s_on_interrupt, &t);
     service_on(svc, TOPIC_SESSION, s_on_session, &t);
@@ -247,15 +399,20 @@ int main(int argc, char **argv)
     tts_engine_t engine;
     if (rc == 0 && (s_queue_config(svc, &qc) < 0 || s_engine(&t, &engine) < 0)) rc = -1;
     if (rc == 0) {
-        tts_output_t out = { s_publish_audio, s_publish_spoken, &t };
+        tts_output_t out = { s_publish_audio, s_publish_spoken, s_publish_progress, &t };
         t.queue = tts_queue_new(&qc, &engine, &out, service_metrics(svc));
-        if (!t.queue) {
+        t.shadows = session_map_new(qc.max_sessions, qc.idle_us, s_shadow_make, s_shadow_free, &t);
+        t.m_takeovers = metrics_counter(service_metrics(svc), "voxmesh_tts_takeovers_total", NULL,
+                                        "Turns spoken here after their worker died");
+        if (!t.queue || !t.shadows) {
             log_error("out of memory");
             rc = -1;
         }
     }
     if (rc == 0) rc = service_run(svc);
     tts_queue_destroy(&t.queue);       /* cancels jobs: before the engines go */
+    session_map_destroy(&t.shadows);
+    lease_destroy(&t.lease);
     if (t.flite) service_unwatch_fd(svc, engine_flite_fd(t.flite));
     engine_flite_destroy(&t.flite);
     provider_http_destroy(&t.http);

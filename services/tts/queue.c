@@ -43,6 +43,7 @@ struct s_session {
     s_piece_t *active;            /* its piece */
     bool active_heard;            /* its first audio is out */
     size_t active_frames;         /* published for it */
+    uint64_t sentence_raw;        /* frames the engine made for the active sentence so far */
     uint64_t offset;              /* frames published for the session */
     s_session_t *ready_prev, *ready_next;
     bool ready;                   /* on the ready list: waiting pieces, no job */
@@ -247,6 +248,7 @@ static void s_pump(tts_queue_t *q)
             s->active = p;
             s->active_heard = false;
             s->active_frames = 0;
+            if (p->sentence_start) s->sentence_raw = 0;
             *slot = (s_slot_t){ s->job, s };
             q->nactive++;
             metric_set(q->m_active, (double)q->nactive);
@@ -268,6 +270,9 @@ static void s_pump(tts_queue_t *q)
 /* The job in flight is over (error: why it failed). */
 static void s_finish(tts_queue_t *q, s_session_t *s, const char *error)
 {
+    s_piece_t *p = s->active;
+    bool sentence_done = !error && p && (!s->head || s->head->sentence_start || s->head->turn != p->turn);
+    if (sentence_done && q->out.progress) q->out.progress(q->out.user, s->id, p->turn, p->index, p->origin_us);
     if (error) {
         q->st.errors++;
         metric_add(q->m_errors, 1);
@@ -456,11 +461,13 @@ static void s_first_audio(tts_queue_t *q, s_session_t *s, int64_t now_us)
     s->active_heard = true;
 }
 
-static void s_publish(tts_queue_t *q, s_session_t *s, const int16_t *samples, size_t frames, int64_t now_us)
+static void s_publish(tts_queue_t *q, s_session_t *s, const int16_t *samples, size_t frames, uint64_t raw,
+                      int64_t now_us)
 {
     if (frames == 0) return;
     s_first_audio(q, s, now_us);
-    tts_audio_t a = { s->id, s->active->turn, s->active->origin_us, samples, frames, q->engine.rate, s->offset };
+    tts_audio_t a = { s->id, s->active->turn, s->active->origin_us, samples, frames, q->engine.rate, s->offset,
+                      s->active->index + 1, raw };
     q->out.audio(q->out.user, &a);
     s->offset += frames;
     s->active_frames += frames;
@@ -485,7 +492,8 @@ static size_t s_onset(const int16_t *x, size_t n, uint32_t rate)
  * about 200 ms): dead time for a caller who waits for an answer. It is
  * dropped, up to trim_lead_us, but for a 30 ms lead-in before the onset.
  * Returns the frames of `samples` from which to publish (frames: none). */
-static size_t s_trim(tts_queue_t *q, s_session_t *s, const int16_t *samples, size_t frames, int64_t now_us)
+static size_t s_trim(tts_queue_t *q, s_session_t *s, const int16_t *samples, size_t frames, uint64_t raw,
+                     int64_t now_us)
 {
     size_t lead = s_lead_frames(q);
     size_t onset = s_onset(samples, frames, q->engine.rate);
@@ -505,7 +513,7 @@ static size_t s_trim(tts_queue_t *q, s_session_t *s, const int16_t *samples, siz
     if (onset == frames) return start;                    /* no onset within the budget: silence it is */
     size_t from_lead = onset - start >= lead ? 0 : lead - (onset - start);
     if (from_lead > s->nlead) from_lead = s->nlead;
-    s_publish(q, s, s->lead + s->nlead - from_lead, from_lead, now_us);
+    s_publish(q, s, s->lead + s->nlead - from_lead, from_lead, raw >= from_lead ? raw - from_lead : 0, now_us);
     return start;
 }
 
@@ -519,8 +527,10 @@ void tts_queue_audio(tts_queue_t *q, uint64_t job, const int16_t *samples, size_
         metric_add(q->m_late, 1);
         return;
     }
-    size_t start = !s->turn_heard && s->trim_left > 0 ? s_trim(q, s, samples, frames, now_us) : 0;
-    s_publish(q, s, samples + start, frames - start, now_us);
+    uint64_t raw = s->sentence_raw;
+    s->sentence_raw += frames;
+    size_t start = !s->turn_heard && s->trim_left > 0 ? s_trim(q, s, samples, frames, raw, now_us) : 0;
+    s_publish(q, s, samples + start, frames - start, raw + start, now_us);
 }
 
 void tts_queue_done(tts_queue_t *q, uint64_t job, const char *error, int64_t now_us)

@@ -53,6 +53,8 @@ typedef struct {
     size_t frames;
     uint32_t rate;
     uint64_t offset;              /* frames published for the session before this one */
+    uint32_t sentence;            /* 1 + the sentence's index in the turn */
+    uint64_t sentence_offset;     /* frames the engine made for the sentence before this chunk */
 } tts_audio_t;
 
 /* Where the queue's output goes: the bus (main.c) or a recorder (tests). */
@@ -60,6 +62,8 @@ typedef struct {
     void (*audio)(void *user, const tts_audio_t *a);
     /* After a cut: what of turn `turn` the caller heard. */
     void (*spoken)(void *user, const char *session, uint64_t turn, int64_t origin_us, const char *text);
+    /* Sentence `index` of `turn` is all published (may be NULL). */
+    void (*progress)(void *user, const char *session, uint64_t turn, uint32_t index, int64_t origin_us);
     void *user;
 } tts_output_t;
 

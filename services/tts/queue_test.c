@@ -131,7 +131,7 @@ static int16_t s_pcm[4000];
 static tts_queue_t *s_queue(size_t capacity, size_t max_pending)
 {
     tts_engine_t e = { "fake", RATE, capacity, s_fake_start, s_fake_cancel, NULL };
-    tts_output_t o = { s_rec_audio, s_rec_spoken, NULL };
+    tts_output_t o = { s_rec_audio, s_rec_spoken, NULL, NULL };
     tts_queue_config_t cfg;
     tts_queue_config_defaults(&cfg);
     cfg.max_pending = max_pending;
@@ -301,7 +301,7 @@ static void s_test_trim(void)
 {
     s_reset();
     tts_engine_t e = { "fake", RATE, 4, s_fake_start, s_fake_cancel, NULL };
-    tts_output_t o = { s_rec_audio, s_rec_spoken, NULL };
+    tts_output_t o = { s_rec_audio, s_rec_spoken, NULL, NULL };
     tts_queue_config_t cfg;
     tts_queue_config_defaults(&cfg);
     cfg.trim_lead_us = 400 * MS;                 /* 400 frames */

@@ -50,8 +50,14 @@ static bool s_consumed(const graph_t *graph, const graph_service_t *self, const 
         return true;
     for (size_t i = 0; i < graph_size(graph); i++) {
         const graph_service_t *o = graph_service(graph, i);
-        if (o == self)
+        /* A worker that listens to its own output hears its peers (the
+         * TTS workers' tts.progress.): that is a consumer too. */
+        if (o == self) {
+            for (size_t s = 0; s < o->listens_size; s++)
+                if (graph_topic_matches(o->listens[s], topic))
+                    return true;
             continue;
+        }
         for (size_t s = 0; s < o->subscribes_size; s++)
             if (graph_topic_matches(o->subscribes[s], topic))
                 return true;

@@ -27,7 +27,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#define UP_READY_TIMEOUT_MS  20000
+#define UP_READY_TIMEOUT_MS  60000   /* model loading on a busy machine takes a while */
 #define UP_STOP_TIMEOUT_MS   5000
 #define UP_BACKOFF_MIN_MS    100
 #define UP_BACKOFF_MAX_MS    10000
