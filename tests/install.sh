@@ -20,11 +20,11 @@ make -C "$TOP" --no-print-directory install BUILD="$BUILD" DESTDIR="$R" PREFIX=/
     || { cat "$T/install.out"; fail "make install failed"; }
 
 units="voxmesh-bus.service voxmesh-check.service voxmesh-edge.service voxmesh-codec.service voxmesh-vad.service
-       voxmesh-llm.service voxmesh-stt@.service voxmesh-tts@.service voxmesh.target"
-daemons="edge codec vad stt llm tts parrot greeter"
+       voxmesh-dispatch.service voxmesh-llm.service voxmesh-stt@.service voxmesh-tts@.service voxmesh.target"
+daemons="edge codec vad dispatch stt llm tts parrot greeter"
 for f in usr/bin/voxmesh usr/bin/voxmesh-client $(for d in $daemons; do echo usr/bin/voxmesh-$d; done) \
          $(for u in $units; do echo usr/lib/systemd/system/$u; done) usr/lib/systemd/system-generators/voxmesh-generator \
-         usr/share/voxmesh/graphs/agent usr/share/voxmesh/graphs/parrot usr/share/voxmesh/graphs/greeter \
+         usr/share/voxmesh/graphs/agent usr/share/voxmesh/graphs/agent-scaled usr/share/voxmesh/graphs/parrot usr/share/voxmesh/graphs/greeter \
          usr/share/voxmesh/rules/agent.rules usr/share/voxmesh/stt/agent.txt etc/voxmesh/graph; do
     [ -s "$R/$f" ] || fail "make install did not install /$f"
 done
@@ -87,11 +87,14 @@ printf '    external = true\n' > "$T/ext"; sed -i "/^    sub = /r $T/ext" "$T/g2
 $GEN "$T/g2" "$T/wants2" > "$T/units2.out" 2>&1 || { cat "$T/units2.out"; fail "voxmesh units failed on 2 stt replicas"; }
 want2="voxmesh-codec.service voxmesh-edge.service voxmesh-llm.service voxmesh-stt@0.service voxmesh-stt@1.service voxmesh-vad.service"
 [ "$(ls "$T/wants2" | xargs)" = "$want2" ] || fail "2 stt replicas, remote tts, external bus: wants $(ls "$T/wants2" | xargs), not $want2"
+$GEN "$R/usr/share/voxmesh/graphs/agent-scaled" "$T/wants3" > "$T/units3.out" 2>&1 || { cat "$T/units3.out"; fail "voxmesh units failed on agent-scaled"; }
+want3="voxmesh-bus.service voxmesh-codec.service voxmesh-dispatch.service voxmesh-edge.service voxmesh-llm.service voxmesh-stt@0.service voxmesh-stt@1.service voxmesh-tts@0.service voxmesh-tts@1.service voxmesh-vad.service"
+[ "$(ls "$T/wants3" | xargs)" = "$want3" ] || fail "agent-scaled: wants $(ls "$T/wants3" | xargs), not $want3"
 # The installed generator script itself, its paths moved into the tree.
 sed -e "s|/usr/|$R/usr/|g; s|/etc/|$R/etc/|g" "$R/usr/lib/systemd/system-generators/voxmesh-generator" > "$T/gen.sh"
 mkdir "$T/gen"; sh "$T/gen.sh" "$T/gen" "$T/gen.early" "$T/gen.late" || fail "the generator failed"
 [ "$(ls "$T/gen/voxmesh.target.wants" | xargs)" = "$want" ] || fail "the generator script linked $(ls "$T/gen/voxmesh.target.wants" | xargs)"
-ok "generator: the graph's units ($(echo $want | wc -w)); 2 stt replicas, remote tts, external bus: $want2"
+ok "generator: the graph's units ($(echo $want | wc -w)); agent-scaled: $(echo $want3 | wc -w) with dispatch and 2+2 workers; 2 stt replicas, remote tts, external bus: $want2"
 
 # The check unit's commands, as installed, with the tree's paths.
 # unit_cmds UNIT_FILE ROOT RUNDIR [INSTANCE]: its ExecStart= lines, runnable here.

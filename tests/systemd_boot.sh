@@ -11,7 +11,9 @@
 #  - a service that stops pinging (SIGSTOP) is killed by the watchdog and
 #    restarted; `systemctl start voxmesh-stt@1` adds a worker on the bus;
 #  - a broken graph and `systemctl restart voxmesh.target`: the check unit
-#    fails and no service of the stack is left running.
+#    fails and no service of the stack is left running;
+#  - the scaled graph (dispatch, 2 STT and 2 TTS workers) after a
+#    daemon-reload: its units come up and a question is answered.
 . "$(dirname "$0")/testlib.bash"
 
 command -v systemd-nspawn > /dev/null || { echo "SKIP: systemd-nspawn is missing (package systemd-container)"; exit 77; }
@@ -26,7 +28,7 @@ C=                                              # the container's PID 1, as seen
 stop_container() {
     [ -n "$NSPAWN_PID" ] || return 0
     kill -TERM "$NSPAWN_PID" 2>/dev/null        # nspawn asks the container's systemd to power off
-    for _ in $(seq 100); do kill -0 "$NSPAWN_PID" 2>/dev/null || return 0; sleep 0.2; done
+    for _ in $(seq 300); do kill -0 "$NSPAWN_PID" 2>/dev/null || return 0; sleep 0.2; done
     [ -n "$C" ] && kill -KILL "$C" 2>/dev/null  # the container's init: its whole pid namespace goes
     kill -KILL "$NSPAWN_PID" 2>/dev/null
 }
@@ -127,3 +129,21 @@ cp "$T/graph.good" "$T/etc-voxmesh/graph"
 in_c systemctl restart voxmesh.target > /dev/null 2>&1
 all_active "voxmesh-check $units" 120 || fail "the stack did not come back with the good graph"
 ok "good graph again: the stack is back"
+
+cp "$L/usr/local/share/voxmesh/graphs/agent-scaled" "$T/etc-voxmesh/graph"
+in_c systemctl daemon-reload || fail "daemon-reload failed"
+in_c systemctl restart voxmesh.target > /dev/null 2>&1
+scaled="voxmesh-check voxmesh-bus voxmesh-edge voxmesh-codec voxmesh-vad voxmesh-dispatch voxmesh-stt@0 voxmesh-stt@1 voxmesh-llm voxmesh-tts@0 voxmesh-tts@1"
+all_active "$scaled" 120 || { in_c systemctl list-units 'voxmesh*' --all --no-pager; fail "the scaled stack did not come up"; }
+in_c /usr/local/bin/voxmesh mon --graph /etc/voxmesh/graph --seconds 25 worker.assign. > "$T/assign.out" 2>&1 &
+MON=$!
+PIDS+=($MON)
+sleep 1
+nsenter -t "$C" -n "$BIN/voxmesh-client" --url http://127.0.0.1:8080 --in "$T/q1.wav" --tail-ms 9000 --out "$T/r2.wav" \
+    > "$T/c2.json" 2> "$T/c2.err" || { cat "$T/c2.err"; fail "the WHIP client failed on the scaled stack"; }
+heard=$("$BIN/voxmesh-stt" --log-level=warn --transcribe="$T/r2.wav" | cut -f2)
+for w in name yourself; do [[ " $heard " == *" $w "* ]] || fail "the scaled agent's reply: heard \"$heard\""; done
+kill "$MON" 2>/dev/null
+grep -Eo "stt\.[01]|tts\.[01]" "$T/assign.out" | sort -u | xargs > "$T/assigned"
+grep -q "stt\." "$T/assigned" && grep -q "tts\." "$T/assigned" || { cat "$T/assign.out"; fail "the dispatcher assigned no STT and TTS worker"; }
+ok "agent-scaled after daemon-reload: $(echo $scaled | wc -w) units active, answered (\"$heard\"), session assigned to $(cat "$T/assigned")"
