@@ -29,6 +29,8 @@ stop_container() {
     [ -n "$NSPAWN_PID" ] || return 0
     kill -TERM "$NSPAWN_PID" 2>/dev/null        # nspawn asks the container's systemd to power off
     for _ in $(seq 300); do kill -0 "$NSPAWN_PID" 2>/dev/null || return 0; sleep 0.2; done
+    echo "note: the container did not power off within 60 s; killing it. Its console said:"
+    sed 's/\x1b\[[0-9;]*m//g' "$T/boot.log" | grep -v '^\s*$' | tail -8
     [ -n "$C" ] && kill -KILL "$C" 2>/dev/null  # the container's init: its whole pid namespace goes
     kill -KILL "$NSPAWN_PID" 2>/dev/null
 }
@@ -135,7 +137,7 @@ in_c systemctl daemon-reload || fail "daemon-reload failed"
 in_c systemctl restart voxmesh.target > /dev/null 2>&1
 scaled="voxmesh-check voxmesh-bus voxmesh-edge voxmesh-codec voxmesh-vad voxmesh-dispatch voxmesh-stt@0 voxmesh-stt@1 voxmesh-llm voxmesh-tts@0 voxmesh-tts@1"
 all_active "$scaled" 120 || { in_c systemctl list-units 'voxmesh*' --all --no-pager; fail "the scaled stack did not come up"; }
-in_c /usr/local/bin/voxmesh mon --graph /etc/voxmesh/graph --seconds 25 worker.assign. > "$T/assign.out" 2>&1 &
+in_c /usr/local/bin/voxmesh mon --graph /etc/voxmesh/graph --seconds 20 worker.assign. > "$T/assign.out" 2>&1 &
 MON=$!
 PIDS+=($MON)
 sleep 1
@@ -143,7 +145,7 @@ nsenter -t "$C" -n "$BIN/voxmesh-client" --url http://127.0.0.1:8080 --in "$T/q1
     > "$T/c2.json" 2> "$T/c2.err" || { cat "$T/c2.err"; fail "the WHIP client failed on the scaled stack"; }
 heard=$("$BIN/voxmesh-stt" --log-level=warn --transcribe="$T/r2.wav" | cut -f2)
 for w in name yourself; do [[ " $heard " == *" $w "* ]] || fail "the scaled agent's reply: heard \"$heard\""; done
-kill "$MON" 2>/dev/null
+wait "$MON" 2>/dev/null    # mon ends by itself (--seconds): nothing of ours is left in the container
 grep -Eo "stt\.[01]|tts\.[01]" "$T/assign.out" | sort -u | xargs > "$T/assigned"
 grep -q "stt\." "$T/assigned" && grep -q "tts\." "$T/assigned" || { cat "$T/assign.out"; fail "the dispatcher assigned no STT and TTS worker"; }
 ok "agent-scaled after daemon-reload: $(echo $scaled | wc -w) units active, answered (\"$heard\"), session assigned to $(cat "$T/assigned")"
