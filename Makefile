@@ -137,7 +137,7 @@ $(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_OBJ)
 # Keep test and bench objects (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all setup build run test unit asan bench fuzz clean
+.PHONY: all setup build run test unit asan bench fuzz clean install
 
 all: build
 
@@ -169,5 +169,33 @@ bench: setup
 
 clean:
 	rm -rf build
+
+# ---- install (docs/deploy-systemd.md) -------------------------------------------
+# Binaries, systemd units and generator, the shipped graphs, rules and STT text
+# (deploy/X -> DATADIR/X; graph settings naming deploy/... are rewritten to
+# the installed copies), and SYSCONFDIR/voxmesh/graph, the graph systemd runs
+# (a copy of the agent graph; an existing one is kept).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share/voxmesh
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+GENDIR     ?= $(PREFIX)/lib/systemd/system-generators
+SYSCONFDIR ?= /etc
+INSTALL_SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@UNITDIR@|$(UNITDIR)|g'
+INSTALL_UNITS = $(wildcard systemd/*.service systemd/*.target)
+
+install: build
+	$(call say,INSTALL,$(DESTDIR)$(PREFIX))install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(GENDIR) \
+	    $(DESTDIR)$(DATADIR)/graphs $(DESTDIR)$(DATADIR)/rules $(DESTDIR)$(DATADIR)/stt $(DESTDIR)$(SYSCONFDIR)/voxmesh
+	$(Q)install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
+	$(Q)install -m 0644 deploy/rules/* $(DESTDIR)$(DATADIR)/rules/
+	$(Q)install -m 0644 deploy/stt/* $(DESTDIR)$(DATADIR)/stt/
+	$(Q)for g in $(filter-out %.md,$(wildcard deploy/graphs/*)); do \
+	    sed -e 's|^\( *[A-Za-z0-9_-]* *= *\)deploy/|\1$(DATADIR)/|' $$g > $(DESTDIR)$(DATADIR)/graphs/$${g##*/} || exit 1; done
+	$(Q)for u in $(INSTALL_UNITS); do $(INSTALL_SUBST) $$u > $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; done
+	$(Q)$(INSTALL_SUBST) systemd/voxmesh-generator > $(DESTDIR)$(GENDIR)/voxmesh-generator && chmod 0755 $(DESTDIR)$(GENDIR)/voxmesh-generator
+	$(Q)if [ -e $(DESTDIR)$(SYSCONFDIR)/voxmesh/graph ]; then \
+	    echo "  KEPT    $(DESTDIR)$(SYSCONFDIR)/voxmesh/graph (the shipped one: $(DATADIR)/graphs/agent)"; \
+	else install -m 0644 $(DESTDIR)$(DATADIR)/graphs/agent $(DESTDIR)$(SYSCONFDIR)/voxmesh/graph; fi
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -158,7 +158,7 @@ static int s_load_config(service_t *self, const char *path)
         fprintf(stderr, "voxmesh-%s: %s: %s\n", self->name, path, strerror(errno));
         return -1;
     }
-    char line[1024];
+    char line[8192]; /* a graph line (docs/graph.md: up to 4096 bytes) fits */
     int lineno = 0, rc = 0;
     while (fgets(line, sizeof line, f)) {
         lineno++;

@@ -17,7 +17,8 @@ libzmq3-dev libczmq-dev libwebsockets-dev libsrtp2-dev libnice-dev libglib2.0-de
 libopus-dev libogg-dev libvpx-dev libprotobuf-c-dev protobuf-c-compiler libsoxr-dev
 libcurl4-openssl-dev libsystemd-dev libssl-dev libgraphviz-dev
 flite flite1-dev espeak-ng sox opus-tools libpocketsphinx-dev pocketsphinx-en-us
-iproute2 util-linux procps curl ca-certificates python3-yaml jq"
+iproute2 util-linux procps curl ca-certificates python3-yaml jq
+systemd systemd-container python3"
 # the browser tests, the Janus comparison and the Prometheus test: not on a server
 if ! $server; then PKGS="$PKGS chromium janus prometheus"; fi
 

@@ -4,8 +4,15 @@
  * --pub/--sub bind other endpoints than the graph's: in a container the
  * proxy binds tcp://0.0.0.0:PORT while the services connect to
  * tcp://bus:PORT (docs/deploy-compose.md). READY=1 goes to systemd once
- * both sides are bound. */
+ * both sides are bound.
+ *
+ * Under a systemd watchdog (WatchdogSec=), WATCHDOG=1 is sent only while the
+ * proxy really forwards: every quarter of the interval a probe publishes a
+ * health event on "health.bus." through the bus and listens for it; a ping
+ * goes out when a probe came back since the last tick. A proxy thread that
+ * hangs therefore gets the unit killed and restarted. */
 #include "cli.h"
+#include "bus.h"
 #include "bus_proxy.h"
 #include "busconf.h"
 #include "registry.h"
@@ -17,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -31,6 +39,29 @@ static const char *s_local(const char *bind, char *buf, size_t size)
     else if (!strncmp(bind, "tcp://0.0.0.0:", 14)) port = bind + 14;
     if (!port || snprintf(buf, size, "tcp://127.0.0.1:%s", port) >= (int)size) return bind;
     return buf;
+}
+
+#define BUS_PROBE_NAME "bus.watchdog"
+
+/* Publishes one probe; returns true when an earlier one came back. */
+static bool s_probe(bus_t *probe)
+{
+    bool back = false;
+    bus_msg_t *msg;
+    while ((msg = bus_recv(probe, 0))) {
+        if (msg->ev && msg->ev->publisher && !strcmp(msg->ev->publisher, BUS_PROBE_NAME))
+            back = true;
+        bus_msg_destroy(&msg);
+    }
+    Voxmesh__ServiceHealth h = VOXMESH__SERVICE_HEALTH__INIT;
+    h.service = "bus";
+    h.state = "ok";
+    h.detail = "watchdog probe";
+    event_t ev = VOXMESH__ENVELOPE__INIT;
+    ev.payload_case = VOXMESH__ENVELOPE__PAYLOAD_HEALTH;
+    ev.health = &h;
+    bus_publish(probe, "health.bus.", &ev);
+    return back;
 }
 
 int bus_main(int argc, char **argv)
@@ -66,7 +97,7 @@ int bus_main(int argc, char **argv)
         return 1;
     }
     busconf_t conf;
-    if (busconf_read(&conf, zpl_locate(root, "bus"), argv[1], true) < 0) {
+    if (busconf_read(&conf, zpl_locate(root, "bus"), file, true) < 0) {
         busconf_fini(&conf);
         zpl_destroy(&root);
         return 1;
@@ -82,10 +113,28 @@ int bus_main(int argc, char **argv)
     if (busconf_proxy_start(&bus, &conf, pub, sub) == 0) {
         log_info("bus: publishers -> %s, subscribers <- %s", pub, sub);
         char lpub[300], lsub[300];
-        registry_add(file, s_local(pub, lpub, sizeof lpub), s_local(sub, lsub, sizeof lsub));
-        sd_notify(0, "READY=1");
-        int sig;
-        sigwait(&mask, &sig);
+        const char *lp = s_local(pub, lpub, sizeof lpub), *ls = s_local(sub, lsub, sizeof lsub);
+        registry_add(file, lp, ls);
+        uint64_t wd_usec = 0;
+        if (sd_watchdog_enabled(0, &wd_usec) <= 0)
+            wd_usec = 0;
+        bus_curve_t curve;
+        bus_t *probe = wd_usec ? bus_new_curve(BUS_PROBE_NAME, lp, ls, NULL, busconf_client(&conf, &curve)) : NULL;
+        if (probe)
+            bus_subscribe(probe, "health.bus.");
+        else if (wd_usec)
+            log_warn("bus: no watchdog probe; pinging the watchdog from the main thread only");
+        sd_notify(0, wd_usec ? "READY=1\nWATCHDOG=1" : "READY=1");
+        uint64_t tick_us = wd_usec / 4 > 50000 ? wd_usec / 4 : 50000;
+        struct timespec tick = { (time_t)(tick_us / 1000000), (long)(tick_us % 1000000) * 1000 };
+        for (;;) {
+            int sig = wd_usec ? sigtimedwait(&mask, NULL, &tick) : sigwaitinfo(&mask, NULL);
+            if (sig > 0)
+                break;
+            if (wd_usec && (!probe || s_probe(probe)))
+                sd_notify(0, "WATCHDOG=1");
+        }
+        bus_destroy(&probe);
         sd_notify(0, "STOPPING=1");
         registry_remove();
         busconf_proxy_stop(&bus);

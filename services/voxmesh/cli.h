@@ -10,5 +10,7 @@ int mon_main(int argc, char **argv);
 int bus_main(int argc, char **argv);
 int keygen_main(int argc, char **argv);
 int compose_main(int argc, char **argv);
+int conf_main(int argc, char **argv);
+int units_main(int argc, char **argv);
 
 #endif

@@ -932,7 +932,7 @@ graph_t *graph_load(const char *path, const graph_options_t *options, char **err
     char *exe_dir = bin_dir ? NULL : s_exe_dir();
     describe_t *runs = calloc(self->size ? self->size : 1, sizeof *runs);
     size_t nruns = 0;
-    for (size_t i = 0; runs && i < self->size; i++) {
+    for (size_t i = 0; runs && i < self->size && !(options && options->parse_only); i++) {
         graph_service_t *svc = &self->services[i];
         if (!svc->program)
             continue;

@@ -52,6 +52,10 @@ typedef struct {
     const char *bin_dir;
     /* How long all --describe runs together may take; 0: the default. */
     int timeout_ms;
+    /* Only parse and validate the file: programs are neither resolved nor
+     * described (path, kind and the topic lists stay empty). For tools that
+     * must not run programs, such as the systemd generator (conf.c). */
+    bool parse_only;
 } graph_options_t;
 
 /* Loads, validates and describes the graph in `path`. `options` may be NULL.

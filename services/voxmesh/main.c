@@ -17,6 +17,8 @@ static const char s_usage[] =
     "                  --pub/--sub EP bind other endpoints)\n"
     "  compose GRAPH   print GRAPH as a docker-compose file (docs/deploy-compose.md)\n"
     "  keygen DIR NAME write a CURVE certificate for the bus: DIR/NAME.key_secret, DIR/NAME.key\n"
+    "  conf GRAPH DIR  write DIR/NAME.conf per service of GRAPH (systemd units read them)\n"
+    "  units GRAPH     the systemd units that run GRAPH (--help: the generator's links)\n"
     "  help            this text\n"
     "\n"
     "check, svg and compose take [--bin-dir DIR] [--timeout SECONDS]: programs are\n"
@@ -44,6 +46,10 @@ int main(int argc, char **argv)
         return keygen_main(argc - 1, argv + 1);
     if (cmd && !strcmp(cmd, "compose"))
         return compose_main(argc - 1, argv + 1);
+    if (cmd && !strcmp(cmd, "conf"))
+        return conf_main(argc - 1, argv + 1);
+    if (cmd && !strcmp(cmd, "units"))
+        return units_main(argc - 1, argv + 1);
     if (cmd && !strcmp(cmd, "mon"))
         return mon_main(argc - 1, argv + 1);
     if (cmd)
