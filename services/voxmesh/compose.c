@@ -258,16 +258,14 @@ static void s_service(FILE *out, const graph_t *graph, const graph_service_t *sv
     free(program);
     s_add(&args, "--bus-pub=%s", pub);
     s_add(&args, "--bus-sub=%s", sub);
-    int metrics = COMPOSE_METRICS_PORT;
+    /* Every container has its own address: all of them can serve metrics on
+     * the same port, the service's own metrics-port key if it has one. */
+    int metrics = svc->metrics_line && svc->metrics_port > 0 ? svc->metrics_port : COMPOSE_METRICS_PORT;
     for (size_t i = 0; i < svc->settings_size; i++) {
         char key[128], host[64];
         const char *value;
         int port;
         s_split(svc->settings[i], key, sizeof key, &value);
-        if (!strcmp(key, "metrics-port") && value && s_port(value) > 0)
-            metrics = s_port(value);
-        if (!strcmp(key, "metrics-port") || !strcmp(key, "metrics-addr"))
-            continue;       /* set below, for every container alike */
         if (value && (!strcmp(key, "listen") || s_ends_with(key, "-listen"))
             && !compose_listen_parse(value, host, sizeof host, &port)) {
             /* Inside the container the service listens on every address of
