@@ -127,4 +127,25 @@ sleep 0.5
 peak=$(grep -o '"window_peak":[-0-9.]*' "$T/call3.cmp" | cut -d: -f2)
 awk "BEGIN { exit !($peak > 0.6) }" || fail "after the restart, the reply is not the input: $(cat "$T/call3.cmp")"
 ok "parrot killed and restarted on its endpoint: the codec reconnected, the next call is echoed ($peak)"
+kill -TERM $UP_PID; wait $UP_PID 2> /dev/null || true
+
+# ---- over tcp: the direct endpoints on direct-port and up ---------------------------------
+BP=$(free_port); BS=$(free_port); DP=$(free_port)
+sed -e "s|ipc://@vm-$RUN_ID.pub|tcp://127.0.0.1:$BP|; s|ipc://@vm-$RUN_ID.sub|tcp://127.0.0.1:$BS|" \
+    -e "/replicas = 2/d; /metrics-port = /d" "$T/graph" > "$T/tcp"
+"$BIN/voxmesh" check "$T/tcp" > "$T/tcp-check.out" 2>&1 && fail "check accepted a direct tcp bus without direct-port"
+grep -q "needs 'direct-port = N'" "$T/tcp-check.out" || { cat "$T/tcp-check.out"; fail "no reason for the missing direct-port"; }
+sed -i "s|^\(    direct = true\)|\1\n    direct-port = $DP|" "$T/tcp"
+"$BIN/voxmesh" up "$T/tcp" > "$T/tcp-up.out" 2>&1 &
+UP_PID=$!
+PIDS+=($UP_PID)
+wait_for "$T/tcp-up.out" "voxmesh: ready.*(direct)" 60 || fail "the direct tcp stack did not become ready"
+pgrep -f -- "voxmesh-parrot .*--bus-bind=tcp://127.0.0.1:$((DP + 3)) --bus-direct=tcp://127.0.0.1:$DP,tcp://127.0.0.1:$((DP + 1))( |$)" \
+    > /dev/null || fail "parrot is not wired over tcp: $(pgrep -af voxmesh-parrot)"
+"$CLIENT" --url "http://127.0.0.1:$PORT" --transport ws --in "$T/in.wav" --out "$T/out4.wav" --tail-ms 500 \
+    --timeout-ms 20000 > "$T/call4.json" 2> "$T/call4.err" || { cat "$T/call4.err"; fail "the tcp call failed"; }
+"$CLIENT" --compare "$T/in.wav" "$T/out4.wav" --max-lag-ms 1000 > "$T/call4.cmp" || fail "compare failed"
+peak=$(grep -o '"window_peak":[-0-9.]*' "$T/call4.cmp" | cut -d: -f2)
+awk "BEGIN { exit !($peak > 0.6) }" || fail "tcp: the reply is not the input: $(cat "$T/call4.cmp")"
+ok "over tcp: direct endpoints from direct-port $DP, ready, a WebSocket call echoed ($peak)"
 ok "all direct bus checks passed"
