@@ -30,8 +30,7 @@ struct bus_t {
     metric_t *m_published, *m_dropped, *m_received, *m_bad, *m_gaps;
     bool curve;
     zactor_t *direct_monitor;   /* watches the direct SUB's connections */
-    int direct_total;
-    int direct_linked;          /* atomic: written by the monitor thread */
+    int direct_total;           /* endpoints the direct SUB connects to */
     bus_linked_fn *on_linked;
     void *on_linked_arg;
 };
@@ -189,7 +188,6 @@ static void s_direct_actor(zsock_t *pipe, void *arg)
                 log_info("bus: direct: publisher %s went away; reconnecting", ep);
             }
             int n = (int)zhashx_size(up);
-            __atomic_store_n(&self->direct_linked, n, __ATOMIC_RELAXED);
             if (!told && n >= self->direct_total) {
                 told = true;
                 if (self->on_linked) self->on_linked(self->on_linked_arg, self->direct_total);
@@ -242,12 +240,6 @@ int bus_connect_direct(bus_t *self, const char *endpoints, bus_linked_fn *on_lin
     free(list);
     if (rc == 0 && self->direct_total == 0 && on_linked) on_linked(arg, 0);
     return rc;
-}
-
-void bus_direct_links(bus_t *self, int *linked, int *total)
-{
-    *linked = self ? __atomic_load_n(&self->direct_linked, __ATOMIC_RELAXED) : 0;
-    *total = self ? self->direct_total : 0;
 }
 
 bool event_topic_valid(const char *topic, size_t len)

@@ -72,10 +72,6 @@ typedef void (bus_linked_fn)(void *arg, int endpoints);
 int bus_bind_direct(bus_t *self, const char *endpoint);
 int bus_connect_direct(bus_t *self, const char *endpoints, bus_linked_fn *on_linked, void *arg);
 
-/* How many direct endpoints are connected now (handshake done), and how many
- * were given; 0/0 for a bus that is not direct. */
-void bus_direct_links(bus_t *self, int *linked, int *total);
-
 /* Subscribes to every topic that starts with `topic` (which must end in '.'). */
 int bus_subscribe(bus_t *self, const char *topic);
 
