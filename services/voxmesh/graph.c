@@ -503,6 +503,12 @@ static void s_check_direct(graph_t *self, errors_t *e)
         s_error(e, self->direct_port_line, "direct-port is for tcp buses; ipc direct endpoints are named");
     else if (self->bus_pub && strncmp(self->bus_pub, "ipc://", 6) && !tcp)
         s_error(e, self->direct_line, "direct = true needs an ipc:// or tcp:// bus");
+    long replicas = 0;
+    for (size_t i = 0; i < self->size; i++)
+        replicas += self->services[i].replicas;
+    if (tcp && self->direct_port > 0 && self->direct_port + replicas - 1 > 65535)
+        s_error(e, self->direct_port_line, "direct ports %ld..%ld go past 65535", self->direct_port,
+                self->direct_port + replicas - 1);
 }
 
 static bool s_is_endpoint(const char *v)
