@@ -1,5 +1,7 @@
 /* bus_bench — bus hop latency (publisher -> proxy -> subscriber, protobuf
- * envelope included) beside raw libzmq PUB/SUB on the same machine, in the
+ * envelope included), and the same over the direct data plane (publisher ->
+ * subscriber, the publisher still connected to the proxy as in a direct
+ * stack: docs/bus.md), beside raw libzmq PUB/SUB on the same machine, in the
  * same run, for 1 KiB and 4 KiB messages over ipc and tcp.
  *
  * Messages are paced (one per ms) so the figure is the latency of a hop, not
@@ -130,13 +132,26 @@ static void *s_bus_publisher(void *arg)
     return NULL;
 }
 
-static s_result_t s_bus(const char *front, const char *back, size_t size)
+static void s_linked(void *arg, int n)
+{
+    (void)n;
+    __atomic_store_n((int *)arg, 1, __ATOMIC_RELEASE);
+}
+
+/* direct: NULL through the proxy, else the publisher's own endpoint. */
+static s_result_t s_bus(const char *front, const char *back, const char *direct, size_t size)
 {
     bus_proxy_t *proxy = bus_proxy_new(front, back);
     bus_t *pub = bus_new("bench-pub", front, NULL, NULL);
-    bus_t *sub = bus_new("bench-sub", NULL, back, NULL);
+    bus_t *sub = bus_new("bench-sub", NULL, direct ? NULL : back, NULL);
+    int linked = 0;
+    if (direct) {
+        bus_bind_direct(pub, direct);
+        bus_connect_direct(sub, direct, s_linked, &linked);
+    }
     bus_subscribe(sub, "bench.");
-    while (bus_proxy_subscriptions(proxy, "bench.") < 1) usleep(1000);
+    if (direct) while (!__atomic_load_n(&linked, __ATOMIC_ACQUIRE)) usleep(1000);
+    else while (bus_proxy_subscriptions(proxy, "bench.") < 1) usleep(1000);
     usleep(200000);
     s_bus_pub_t p = { pub, size };
     pthread_t th;
@@ -164,25 +179,28 @@ int main(void)
 {
     log_init("bus_bench", LOG_LEVEL_WARN, false);
     printf("bus hop latency, %d messages paced at 1/ms (first %d dropped), microseconds\n", N_MSGS, WARMUP);
-    printf("%-5s %6s | %9s %9s | %9s %9s | %s\n", "trans", "size", "raw p50", "raw p99", "bus p50",
-           "bus p99", "p50 ratio (target <= 1.5)");
+    printf("%-5s %6s | %8s %8s | %8s %8s | %8s %8s | %s\n", "trans", "size", "raw p50", "raw p99",
+           "bus p50", "bus p99", "dir p50", "dir p99", "p50 ratio to raw: bus, direct (target <= 1.5)");
     size_t sizes[] = { 1024, 4096 };
     for (int t = 0; t < 2; t++) {
         for (int s = 0; s < 2; s++) {
-            char raw[96], front[96], back[96];
+            char raw[96], front[96], back[96], direct[96];
             if (t == 0) {
                 snprintf(raw, sizeof raw, "ipc://@voxmesh-bench-raw-%d", getpid());
                 snprintf(front, sizeof front, "ipc://@voxmesh-bench-%d.pub", getpid());
                 snprintf(back, sizeof back, "ipc://@voxmesh-bench-%d.sub", getpid());
+                snprintf(direct, sizeof direct, "ipc://@voxmesh-bench-%d.pub.pub", getpid());
             } else {
                 snprintf(raw, sizeof raw, "tcp://127.0.0.1:47471");
                 snprintf(front, sizeof front, "tcp://127.0.0.1:47472");
                 snprintf(back, sizeof back, "tcp://127.0.0.1:47473");
+                snprintf(direct, sizeof direct, "tcp://127.0.0.1:47474");
             }
             s_result_t r = s_raw(raw, sizes[s]);
-            s_result_t b = s_bus(front, back, sizes[s]);
-            printf("%-5s %6zu | %9.1f %9.1f | %9.1f %9.1f | %.2fx\n", t == 0 ? "ipc" : "tcp", sizes[s],
-                   r.p50, r.p99, b.p50, b.p99, b.p50 / r.p50);
+            s_result_t b = s_bus(front, back, NULL, sizes[s]);
+            s_result_t d = s_bus(front, back, direct, sizes[s]);
+            printf("%-5s %6zu | %8.1f %8.1f | %8.1f %8.1f | %8.1f %8.1f | %.2fx, %.2fx\n", t == 0 ? "ipc" : "tcp",
+                   sizes[s], r.p50, r.p99, b.p50, b.p99, d.p50, d.p99, b.p50 / r.p50, d.p50 / r.p50);
             fflush(stdout);
         }
     }

@@ -11,6 +11,7 @@
 #   EDGE_LOAD_COMPARE=10                    sessions per step recorded and cross-correlated
 #   EDGE_LOAD_PERF=1                        also perf-profile the stack for 10 s of each hold
 #   EDGE_LOAD_NICE=19                       run the clients niced (default 0: they compete with the stack)
+#   EDGE_LOAD_DIRECT=1                      the graph with `direct = true` under bus (docs/bus.md, "Direct")
 # Clients are voxmesh-client processes sending a pre-encoded Ogg/Opus file
 # (passed through packet for packet: no encoding in the clients). Everything
 # runs in a private network namespace (unshare -n: only lo), like
@@ -75,6 +76,11 @@ TIMEOUT_MS=$(((LEN + 30) * 1000 + TAIL_MS))
 EDGE_PORT=$(free_port)
 export EDGE_PORT
 make_graph "$TOP/deploy/graphs/parrot" "$T/parrot" > /dev/null
+if [ "${EDGE_LOAD_DIRECT:-0}" = 1 ]; then
+    sed -i "s|^\(    sub = .*\)|\1\n    direct = true|" "$T/parrot"
+    grep -q "direct = true" "$T/parrot" || fail "could not make the graph direct"
+    echo "bus: direct = true (publishers bind, subscribers connect to them; the proxy carries what monitors tap)"
+fi
 "$BIN/voxmesh" up "$T/parrot" > "$T/up.out" 2>&1 &
 UP=$!
 PIDS+=("$UP")

@@ -28,6 +28,11 @@ struct bus_t {
     bus_stats_t stats;
     log_ratelimit_t bad_rl;
     metric_t *m_published, *m_dropped, *m_received, *m_bad, *m_gaps;
+    bool curve;
+    zactor_t *direct_monitor;   /* watches the direct SUB's connections */
+    int direct_total;           /* endpoints the direct SUB connects to */
+    bus_linked_fn *on_linked;
+    void *on_linked_arg;
 };
 
 static void s_free_seq(void **item)
@@ -87,6 +92,7 @@ bus_t *bus_new_curve(const char *publisher, const char *pub_endpoint, const char
             goto fail;
         }
     }
+    self->curve = cert != NULL;
     const char *server_key = server ? zcert_public_txt(server) : NULL;
     if (pub_endpoint && !(self->pub = s_socket(ZMQ_PUB, pub_endpoint, cert, server_key))) goto fail;
     if (sub_endpoint && !(self->sub = s_socket(ZMQ_SUB, sub_endpoint, cert, server_key))) goto fail;
@@ -114,6 +120,10 @@ void bus_destroy(bus_t **self_p)
 {
     if (!self_p || !*self_p) return;
     bus_t *self = *self_p;
+    if (self->direct_monitor) {
+        zmq_socket_monitor(zsock_resolve(self->sub), NULL, 0);
+        zactor_destroy(&self->direct_monitor);
+    }
     zsock_destroy(&self->pub);
     zsock_destroy(&self->sub);
     zhashx_destroy(&self->pub_seq);
@@ -122,6 +132,114 @@ void bus_destroy(bus_t **self_p)
     free(self->publisher);
     free(self);
     *self_p = NULL;
+}
+
+/* ---- the direct data plane ---- */
+
+int bus_bind_direct(bus_t *self, const char *endpoint)
+{
+    if (!self || !self->pub || !endpoint || !*endpoint) return -EINVAL;
+    if (self->curve) {
+        log_error("bus: direct connections are not available with CURVE (docs/bus.md)");
+        return -ENOTSUP;
+    }
+    if (zsock_bind(self->pub, "%s", endpoint) < 0) {
+        int err = errno;
+        log_error("bus: cannot bind the direct endpoint '%s': %s", endpoint, zmq_strerror(err));
+        return -err;
+    }
+    return 0;
+}
+
+/* The monitor of the direct SUB: counts the endpoints whose handshake is
+ * done, tells the owner once when all are, and logs a publisher that goes
+ * away (ZeroMQ reconnects by itself: a restarted replica binds again). */
+static void s_direct_actor(zsock_t *pipe, void *arg)
+{
+    bus_t *self = arg;
+    char inproc[64];
+    snprintf(inproc, sizeof inproc, "inproc://bus-direct-%p", (void *)self);
+    zsock_t *mon = zsock_new(ZMQ_PAIR);
+    if (!mon || zsock_connect(mon, "%s", inproc) < 0) {
+        zsock_destroy(&mon);
+        zsock_signal(pipe, 1);
+        return;
+    }
+    zsock_signal(pipe, 0);
+    zhashx_t *up = zhashx_new();   /* endpoint -> itself, while connected */
+    bool told = false;
+    zpoller_t *poller = zpoller_new(pipe, mon, NULL);
+    while (poller && up) {
+        void *which = zpoller_wait(poller, -1);
+        if (which == pipe || !which) break;   /* $TERM, or interrupted */
+        zmsg_t *msg = zmsg_recv(mon);
+        if (!msg) break;
+        zframe_t *head = zmsg_first(msg);
+        zframe_t *addr = zmsg_next(msg);
+        if (head && zframe_size(head) >= 6 && addr) {
+            uint16_t event;
+            memcpy(&event, zframe_data(head), sizeof event);
+            char *ep = zframe_strdup(addr);
+            if (ep && event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+                if (!zhashx_lookup(up, ep)) zhashx_insert(up, ep, (void *)1);
+                log_debug("bus: direct: connected to %s", ep);
+            } else if (ep && event == ZMQ_EVENT_DISCONNECTED && zhashx_lookup(up, ep)) {
+                zhashx_delete(up, ep);
+                log_info("bus: direct: publisher %s went away; reconnecting", ep);
+            }
+            int n = (int)zhashx_size(up);
+            if (!told && n >= self->direct_total) {
+                told = true;
+                if (self->on_linked) self->on_linked(self->on_linked_arg, self->direct_total);
+            }
+            free(ep);
+        }
+        zmsg_destroy(&msg);
+    }
+    zpoller_destroy(&poller);
+    zhashx_destroy(&up);
+    zsock_destroy(&mon);
+}
+
+int bus_connect_direct(bus_t *self, const char *endpoints, bus_linked_fn *on_linked, void *arg)
+{
+    if (!self || self->sub || !endpoints) return -EINVAL;
+    if (self->curve) {
+        log_error("bus: direct connections are not available with CURVE (docs/bus.md)");
+        return -ENOTSUP;
+    }
+    self->sub = zsock_new(ZMQ_SUB);
+    if (!self->sub) return -ENOMEM;
+    zsock_set_linger(self->sub, 0);
+    zsock_set_rcvhwm(self->sub, 10000);
+    self->on_linked = on_linked;
+    self->on_linked_arg = arg;
+    char *list = strdup(endpoints);
+    if (!list) return -ENOMEM;
+    for (char *save = NULL, *ep = strtok_r(list, ",", &save); ep; ep = strtok_r(NULL, ",", &save))
+        if (*ep) self->direct_total++;
+    int rc = 0;
+    if (self->direct_total > 0) {
+        /* The monitor first, and its reader connected, so that no event is missed. */
+        char inproc[64];
+        snprintf(inproc, sizeof inproc, "inproc://bus-direct-%p", (void *)self);
+        if (zmq_socket_monitor(zsock_resolve(self->sub), inproc,
+                               ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) < 0
+            || !(self->direct_monitor = zactor_new(s_direct_actor, self))) {
+            log_error("bus: direct: cannot monitor the SUB socket: %s", zmq_strerror(errno));
+            rc = -EIO;
+        }
+    }
+    strcpy(list, endpoints);
+    for (char *save = NULL, *ep = strtok_r(list, ",", &save); ep && rc == 0; ep = strtok_r(NULL, ",", &save)) {
+        if (*ep && zsock_connect(self->sub, "%s", ep) < 0) {
+            log_error("bus: direct: cannot connect to '%s'", ep);
+            rc = -EINVAL;
+        }
+    }
+    free(list);
+    if (rc == 0 && self->direct_total == 0 && on_linked) on_linked(arg, 0);
+    return rc;
 }
 
 bool event_topic_valid(const char *topic, size_t len)

@@ -55,6 +55,23 @@ bus_t *bus_new_curve(const char *publisher, const char *pub_endpoint, const char
 
 void bus_destroy(bus_t **self_p);
 
+/* The direct data plane (docs/bus.md, "Direct"), opt-in per graph.
+ *
+ * bus_bind_direct: the PUB socket also binds `endpoint`, for subscribers
+ * that connect to it directly; it stays connected to the proxy, which the
+ * monitor taps (one socket, so every event is sent once to each peer).
+ *
+ * bus_connect_direct: makes the SUB socket, connected to each of the
+ * comma-separated `endpoints` (the direct endpoints of the publishers of our
+ * topics; "" for none) and not to the proxy: no event arrives twice. Call
+ * it on a bus made without a sub endpoint, before bus_subscribe. Once every
+ * endpoint has completed a ZMTP handshake (ZeroMQ's socket monitor),
+ * on_linked(arg) is called once, from a thread of the bus: at once when
+ * there are none. Refused (-ENOTSUP) on a CURVE bus. */
+typedef void (bus_linked_fn)(void *arg, int endpoints);
+int bus_bind_direct(bus_t *self, const char *endpoint);
+int bus_connect_direct(bus_t *self, const char *endpoints, bus_linked_fn *on_linked, void *arg);
+
 /* Subscribes to every topic that starts with `topic` (which must end in '.'). */
 int bus_subscribe(bus_t *self, const char *topic);
 

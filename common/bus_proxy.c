@@ -45,6 +45,7 @@ struct bus_proxy_t {
     s_sub_t subs[PROXY_MAX_TOPICS];
     int nsubs;
     uint64_t forwarded;
+    metric_t *m_forwarded;
     uint64_t refused;
     uint64_t health_seq;
 };
@@ -269,6 +270,7 @@ static void *s_run(void *arg)
             pthread_mutex_lock(&self->lock);
             self->forwarded += n;
             pthread_mutex_unlock(&self->lock);
+            metric_add(self->m_forwarded, (double)n);
         }
         if (items[1].revents & ZMQ_POLLIN) {
             for (;;) {
@@ -413,6 +415,9 @@ bus_proxy_t *bus_proxy_new_with(const char *frontend, const char *backend, const
     if (curve && s_curve_setup(self, options) < 0) goto fail;
     metrics_t *metrics = options ? options->metrics : NULL;
     /* Monitors before the binds: no connection goes unseen. */
+    if (metrics)   /* with a direct bus (docs/bus.md), only what the monitors tap */
+        self->m_forwarded = metrics_counter(metrics, "voxmesh_bus_forwarded_total", NULL,
+                                            "Events the proxy forwarded to its subscribers");
     if (s_side_init(self, &self->front, self->frontend, "publisher", metrics) < 0
         || s_side_init(self, &self->back, self->backend, "subscriber", metrics) < 0)
         goto fail;

@@ -73,6 +73,8 @@ static const service_option_t s_common_options[] = {
     { "replicas", "1", "number of replicas of this service" },
     { "bus-pub", NULL, "endpoint to publish to (proxy frontend; env VOXMESH_BUS_PUB)" },
     { "bus-sub", NULL, "endpoint to subscribe from (proxy backend; env VOXMESH_BUS_SUB)" },
+    { "bus-bind", NULL, "direct bus: also bind this endpoint for direct subscribers (docs/bus.md)" },
+    { "bus-direct", NULL, "direct bus: connect to these publishers (comma-separated) instead of --bus-sub" },
     { "bus-cert", NULL, "CURVE: this client's certificate, NAME.key_secret (env VOXMESH_BUS_CERT)" },
     { "bus-server-key", NULL, "CURVE: the bus's public certificate, NAME.key (env VOXMESH_BUS_SERVER_KEY)" },
     { "metrics-port", NULL, "serve Prometheus metrics on this TCP port (0: any free port)" },
@@ -354,6 +356,15 @@ static int s_setup_signals(void)
     return 0;
 }
 
+/* From the bus's monitor thread: every direct publisher is connected. The
+ * supervisor (`voxmesh up`) counts this as our subscriptions being live. */
+static void s_on_linked(void *arg, int endpoints)
+{
+    (void)arg;
+    log_info("bus: direct: connected to all %d publisher endpoints", endpoints);
+    sd_notify(0, "VOXMESH_DIRECT=linked");
+}
+
 int service_start(service_t *self)
 {
     service_publishes(self, TOPIC_HEALTH);
@@ -384,10 +395,21 @@ int service_start(service_t *self)
         log_error("CURVE needs both --bus-cert and --bus-server-key (or VOXMESH_BUS_CERT and VOXMESH_BUS_SERVER_KEY)");
         return -1;
     }
+    /* The direct data plane (docs/bus.md): our own PUB endpoint, and our
+     * publishers' in place of the proxy's backend. */
+    const char *bind = service_opt(self, "bus-bind");
+    const char *direct = service_opt(self, "bus-direct");
+    bool subscribing = self->nsubscribes + self->nlistens > 0;
+    if ((bind || direct) && curve.cert) {
+        log_error("--bus-bind and --bus-direct cannot be used with CURVE (docs/bus.md)");
+        return -1;
+    }
     self->bus = bus_new_curve(publisher, pub ? pub : BUS_DEFAULT_PUB,
-                              self->nsubscribes + self->nlistens ? (sub ? sub : BUS_DEFAULT_SUB) : NULL, self->metrics,
+                              subscribing && !direct ? (sub ? sub : BUS_DEFAULT_SUB) : NULL, self->metrics,
                               curve.cert ? &curve : NULL);
     if (!self->bus) return -1;
+    if (bind && bus_bind_direct(self->bus, bind) < 0) return -1;
+    if (subscribing && direct && bus_connect_direct(self->bus, direct, s_on_linked, self) < 0) return -1;
     for (size_t i = 0; i < self->nsubscribes; i++)
         if (bus_subscribe(self->bus, self->subscribes[i]) < 0) return -1;
     for (size_t i = 0; i < self->nlistens; i++)

@@ -43,11 +43,14 @@ free_port() {
 }
 
 # make_graph SRC DST: a copy of a shipped graph on this run's own bus and port
-# (and its metrics endpoints on free ports: the targets file says which).
+# (and its metrics endpoints on free ports: the targets file says which;
+# with VOXMESH_TEST_DIRECT=1, on a direct bus).
 make_graph() {
     local port=${EDGE_PORT:-$(free_port)}
     sed -e "s|ipc://@voxmesh-[a-z-]*\.pub|ipc://@vm-$RUN_ID.pub|; s|ipc://@voxmesh-[a-z-]*\.sub|ipc://@vm-$RUN_ID.sub|" \
         -e "s|listen = 127.0.0.1:[0-9]*|listen = 127.0.0.1:$port|" \
         -e "s|^\(    port = \)[0-9]*|\10|" "$1" > "$2"     # metrics: any free ports
+    # VOXMESH_TEST_DIRECT=1: the same test over the direct data plane (docs/bus.md)
+    [ "${VOXMESH_TEST_DIRECT:-0}" = 1 ] && sed -i "s|^\(    sub = .*\)|\1\n    direct = true|" "$2"
     echo "$port"
 }

@@ -346,6 +346,9 @@ static char *s_write(const graph_t *graph, FILE *out)
     /* The bus: its own container binding tcp on every address, reached by
      * name; or, when the graph says the bus runs elsewhere, its tcp
      * endpoints as they are. */
+    if (graph_bus_direct(graph))
+        return s_fail("%s: 'direct = true' under bus is for voxmesh up on one host (docs/bus.md, \"Direct\"); "
+                      "compose wires the containers through the bus container: remove it", file);
     bool external = graph_bus_external(graph);
     int pub_port = s_tcp_port(graph_bus_pub(graph)), sub_port = s_tcp_port(graph_bus_sub(graph));
     char pub[300], sub[300];

@@ -27,6 +27,9 @@ struct graph {
     char *bus_pub;
     char *bus_sub;
     bool bus_external;
+    int direct_line;            /* line of `direct = true` under bus; 0: the proxy carries the data */
+    long direct_port;           /* tcp buses: the first direct port (one per replica); -1: none */
+    int direct_port_line;
     busconf_t busconf;          /* CURVE and the proxy's metrics (busconf.h) */
     char *metrics_addr;         /* what metrics endpoints bind to */
     int metrics_base;           /* the 'metrics' section's first port; -1: no section */
@@ -266,7 +269,8 @@ static char *s_resolve(const char *program, const char *graph_dir, const char *b
 /* ---- the graph file ------------------------------------------------------- */
 
 static const char *const s_reserved_settings[] = {
-    "name", "replica", "replicas", "bus-pub", "bus-sub", "bus-cert", "bus-server-key", "describe", NULL
+    "name", "replica", "replicas", "bus-pub", "bus-sub", "bus-cert", "bus-server-key", "bus-bind", "bus-direct",
+    "describe", NULL
 };
 
 /* A whole number in [0, max] written in decimal digits only. */
@@ -474,6 +478,39 @@ static void s_assign_metrics(graph_t *self, errors_t *e)
     }
 }
 
+/* The direct data plane (docs/bus.md, "Direct") is for one host without
+ * CURVE: refused otherwise, with the reason. */
+static void s_check_direct(graph_t *self, errors_t *e)
+{
+    bool tcp = self->bus_pub && !strncmp(self->bus_pub, "tcp://", 6);
+    if (self->direct_port_line && !self->direct_line)
+        s_error(e, self->direct_port_line, "direct-port is only for 'direct = true'");
+    if (!self->direct_line)
+        return;
+    if (self->busconf.curve_line)
+        s_error(e, self->direct_line, "direct = true cannot be used with curve yet: direct connections would "
+                "bypass the bus's authentication (docs/bus.md)");
+    if (self->bus_external)
+        s_error(e, self->direct_line, "direct = true needs the bus on this host, not 'external = true'");
+    for (size_t i = 0; i < self->size; i++)
+        if (self->services[i].remote)
+            s_error(e, self->services[i].line, "service '%s' is remote: direct = true needs every service "
+                    "on this host", self->services[i].name);
+    if (tcp && self->direct_port <= 0)
+        s_error(e, self->direct_line, "direct = true over tcp needs 'direct-port = N' (the first of one port "
+                "per replica)");
+    else if (!tcp && self->direct_port > 0)
+        s_error(e, self->direct_port_line, "direct-port is for tcp buses; ipc direct endpoints are named");
+    else if (self->bus_pub && strncmp(self->bus_pub, "ipc://", 6) && !tcp)
+        s_error(e, self->direct_line, "direct = true needs an ipc:// or tcp:// bus");
+    long replicas = 0;
+    for (size_t i = 0; i < self->size; i++)
+        replicas += self->services[i].replicas;
+    if (tcp && self->direct_port > 0 && self->direct_port + replicas - 1 > 65535)
+        s_error(e, self->direct_port_line, "direct ports %ld..%ld go past 65535", self->direct_port,
+                self->direct_port + replicas - 1);
+}
+
 static bool s_is_endpoint(const char *v)
 {
     const char *sep = strstr(v, "://");
@@ -499,12 +536,30 @@ static void s_parse_bus(graph_t *self, zpl_node_t *bus, errors_t *e)
                 s_error(e, zpl_line(key), "external must be true or false, not '%s'", v ? v : "");
             continue;
         }
+        if (!strcmp(k, "direct")) {
+            const char *v = zpl_value(key);
+            if (v && !strcmp(v, "true")) self->direct_line = zpl_line(key);
+            else if (!v || strcmp(v, "false"))
+                s_error(e, zpl_line(key), "direct must be true or false, not '%s'", v ? v : "");
+            continue;
+        }
+        if (!strcmp(k, "direct-port")) {
+            const char *v = zpl_value(key);
+            char *end = NULL;
+            long n = v ? strtol(v, &end, 10) : 0;
+            if (!v || end == v || *end || n < 1 || n > 65535)
+                s_error(e, zpl_line(key), "direct-port must be a port from 1 to 65535, not '%s'", v ? v : "");
+            else
+                self->direct_port = n;
+            self->direct_port_line = zpl_line(key);
+            continue;
+        }
         if (busconf_take(&self->busconf, key, self->dir, s_busconf_error, e))
             continue;
         zpl_node_t **slot = !strcmp(k, "pub") ? &pub : !strcmp(k, "sub") ? &sub : NULL;
         if (!slot) {
-            s_error(e, zpl_line(key), "unknown key '%s' in 'bus' (expected pub, sub, external, curve, metrics-port "
-                    "or metrics-addr)", k);
+            s_error(e, zpl_line(key), "unknown key '%s' in 'bus' (expected pub, sub, external, direct, direct-port, "
+                    "curve, metrics-port or metrics-addr)", k);
             continue;
         }
         if (*slot) {
@@ -899,6 +954,7 @@ graph_t *graph_load(const char *path, const graph_options_t *options, char **err
 
     zpl_node_t *bus = NULL, *services = NULL, *metrics = NULL;
     self->metrics_base = -1;
+    self->direct_port = -1;
     for (zpl_node_t *n = zpl_child(root); n; n = zpl_next(n)) {
         const char *k = zpl_name(n);
         zpl_node_t **slot = !strcmp(k, "bus") ? &bus : !strcmp(k, "services") ? &services
@@ -923,6 +979,7 @@ graph_t *graph_load(const char *path, const graph_options_t *options, char **err
     if (!self->metrics_addr)
         self->metrics_addr = strdup("127.0.0.1");
     s_assign_metrics(self, &e);
+    s_check_direct(self, &e);
     zpl_destroy(&root);
 
     /* Resolve programs, then describe every service that resolved. */
@@ -1052,6 +1109,70 @@ const graph_service_t *graph_find(const graph_t *self, const char *name)
     return NULL;
 }
 
+bool graph_bus_direct(const graph_t *self)
+{
+    return self->direct_line != 0;
+}
+
+static char *s_instance(const graph_service_t *service, int replica)
+{
+    return service->replicas > 1 ? s_printf("%s.%d", service->name, replica) : strdup(service->name);
+}
+
+char *graph_direct_endpoint(const graph_t *self, const graph_service_t *service, int replica)
+{
+    if (!self->direct_line || replica < 0 || replica >= service->replicas)
+        return NULL;
+    if (self->direct_port > 0) {   /* tcp://HOST:PORT: the bus's host, one port per replica */
+        const char *host = self->bus_pub + 6, *colon = strrchr(host, ':');
+        int port = (int)self->direct_port;
+        for (size_t i = 0; i < self->size && &self->services[i] != service; i++)
+            port += self->services[i].replicas;
+        return s_printf("tcp://%.*s:%d", (int)(colon ? colon - host : (long)strlen(host)), host, port + replica);
+    }
+    char *inst = s_instance(service, replica);
+    char *ep = inst ? s_printf("%s.%s", self->bus_pub, inst) : NULL;
+    free(inst);
+    return ep;
+}
+
+/* Whether `publisher` may publish what `subscriber` subscribes to (or
+ * listens to): a subscription is a prefix of a published topic, or a
+ * published family ("stt.w.") is a prefix of the subscription. */
+static bool s_feeds_any(const graph_service_t *publisher, const graph_service_t *subscriber)
+{
+    for (size_t p = 0; p < publisher->publishes_size; p++) {
+        const char *t = publisher->publishes[p];
+        for (size_t s = 0; s < subscriber->subscribes_size + subscriber->listens_size; s++) {
+            const char *sub = s < subscriber->subscribes_size ? subscriber->subscribes[s]
+                                                               : subscriber->listens[s - subscriber->subscribes_size];
+            if (graph_topic_matches(sub, t) || graph_topic_matches(t, sub))
+                return true;
+        }
+    }
+    return false;
+}
+
+char *graph_direct_sources(const graph_t *self, const graph_service_t *service)
+{
+    if (!self->direct_line)
+        return NULL;
+    char *list = strdup("");
+    for (size_t i = 0; list && i < self->size; i++) {
+        const graph_service_t *o = &self->services[i];
+        if (!s_feeds_any(o, service))
+            continue;
+        for (int r = 0; list && r < o->replicas; r++) {
+            char *ep = graph_direct_endpoint(self, o, r);
+            char *next = ep ? s_printf("%s%s%s", list, *list ? "," : "", ep) : NULL;
+            free(ep);
+            free(list);
+            list = next;
+        }
+    }
+    return list;
+}
+
 char **graph_argv(const graph_t *self, const graph_service_t *service, int replica)
 {
     if (!self || !service || !service->path || replica < 0 || replica >= service->replicas)
@@ -1070,6 +1191,14 @@ char **graph_argv(const graph_t *self, const graph_service_t *service, int repli
     if (self->busconf.curve_line) {
         rc |= s_push(&argv, &argc, s_printf("--bus-cert=%s", self->busconf.cert));
         rc |= s_push(&argv, &argc, s_printf("--bus-server-key=%s", self->busconf.server_key));
+    }
+    if (self->direct_line) {
+        char *ep = graph_direct_endpoint(self, service, replica);
+        char *sources = graph_direct_sources(self, service);
+        rc |= s_push(&argv, &argc, ep ? s_printf("--bus-bind=%s", ep) : NULL);
+        rc |= s_push(&argv, &argc, sources ? s_printf("--bus-direct=%s", sources) : NULL);
+        free(ep);
+        free(sources);
     }
     int mport = graph_metrics_port(self, service, replica);
     if (mport >= 0) {

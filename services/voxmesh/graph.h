@@ -81,6 +81,17 @@ const char *graph_bus_sub(const graph_t *self);
  * bus): this host's services only connect to it. */
 bool graph_bus_external(const graph_t *self);
 
+/* The direct data plane (`direct = true` under bus; docs/bus.md): every
+ * replica's PUB also binds an endpoint of its own, and subscribers connect
+ * to those of the services that publish their topics instead of the proxy.
+ * graph_direct_endpoint: replica `replica`'s endpoint (BUS-PUB.INSTANCE
+ * over ipc, tcp://BUS-HOST:direct-port+N over tcp); graph_direct_sources:
+ * the comma-separated endpoints `service` connects to ("" for none). Both
+ * malloc'd, NULL when direct is off. */
+bool graph_bus_direct(const graph_t *self);
+char *graph_direct_endpoint(const graph_t *self, const graph_service_t *service, int replica);
+char *graph_direct_sources(const graph_t *self, const graph_service_t *service);
+
 /* The rest of the bus section: CURVE (curve_line != 0 when it is on) and
  * the proxy's metrics endpoint. Paths are resolved against the graph's
  * directory. */
@@ -104,8 +115,10 @@ const graph_service_t *graph_find(const graph_t *self, const char *name);
 /* Builds the argv that starts replica `replica` (0-based) of `service`:
  *   PATH --name=NAME[.REPLICA] --replica=I --replicas=N
  *        --bus-pub=ENDPOINT --bus-sub=ENDPOINT [--bus-cert=FILE --bus-server-key=FILE]
+ *        [--bus-bind=ENDPOINT --bus-direct=ENDPOINTS]
  *        [--metrics-port=P --metrics-addr=A] SETTINGS...
- * (the ".REPLICA" suffix only when replicas > 1; the metrics options when
+ * (the ".REPLICA" suffix only when replicas > 1; the direct ones when the
+ * bus is direct; the metrics options when
  * graph_metrics_port is not -1). argv[0] is the program's
  * path, ready for execv(argv[0], argv). Returns a NULL-terminated malloc'd
  * array to free with graph_argv_destroy, or NULL on bad arguments or ENOMEM. */

@@ -37,6 +37,15 @@ static void s_check_has(const char *text, const char *needle, int line)
     }
 }
 
+/* Checks that `text` is `want` exactly. */
+#define CHECK_STR(text, want) do { \
+    const char *t_ = (text); \
+    if (!t_ || strcmp(t_, (want))) { \
+        fprintf(stderr, "%s:%d: expected \"%s\", got \"%s\"\n", __FILE__, __LINE__, (want), t_ ? t_ : "(null)"); \
+        s_failures++; \
+    } \
+} while (0)
+
 static void s_write(const char *name, int mode, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void s_write(const char *name, int mode, const char *fmt, ...)
@@ -328,6 +337,80 @@ static void test_remote(void)
     free(err);
     err = s_load_error("bus\n    pub = ipc://@a\n    sub = ipc://@b\n    external = yes\nservices\n    edge\n");
     CHECK_HAS(err, ":4: external must be true or false, not 'yes'");
+    free(err);
+}
+
+/* The direct bus: each replica's endpoint, each subscriber's sources (every
+ * replica of every service publishing what it takes; a published family
+ * that is a prefix of a subscription counts), the argv, and the refusals. */
+static void test_direct(void)
+{
+    s_fake_parrot_stack();
+    s_fake("fam", "stt.w.", "");
+    s_fake("wsub", "", "stt.w.3.");
+    char *err = NULL;
+    graph_t *g = s_load("bus\n    pub = ipc://@t.pub\n    sub = ipc://@t.sub\n    direct = true\nservices\n"
+                        "    edge\n    codec\n    vad\n        replicas = 2\n    parrot\n    fam\n    wsub\n", &err);
+    CHECK(g != NULL);
+    if (!g) { fprintf(stderr, "%s\n", err ? err : ""); free(err); return; }
+    CHECK(graph_bus_direct(g));
+    char *ep = graph_direct_endpoint(g, graph_find(g, "vad"), 1);
+    CHECK_STR(ep, "ipc://@t.pub.vad.1");
+    free(ep);
+    char *src = graph_direct_sources(g, graph_find(g, "parrot"));
+    CHECK_STR(src, "ipc://@t.pub.codec");      /* audio.in.pcm.: the codec only here */
+    free(src);
+    src = graph_direct_sources(g, graph_find(g, "codec"));
+    CHECK_STR(src, "ipc://@t.pub.edge,ipc://@t.pub.vad.0,ipc://@t.pub.vad.1,ipc://@t.pub.parrot");
+    free(src);
+    src = graph_direct_sources(g, graph_find(g, "wsub"));
+    CHECK_STR(src, "ipc://@t.pub.fam");
+    free(src);
+    src = graph_direct_sources(g, graph_find(g, "fam"));
+    CHECK_STR(src, "");
+    free(src);
+    char **argv = graph_argv(g, graph_find(g, "vad"), 0);
+    bool bind = false, direct = false;
+    for (char **a = argv; a && *a; a++) {
+        bind |= !strcmp(*a, "--bus-bind=ipc://@t.pub.vad.0");
+        direct |= !strcmp(*a, "--bus-direct=ipc://@t.pub.codec");
+    }
+    CHECK(bind && direct);
+    graph_argv_destroy(&argv);
+    graph_destroy(&g);
+    free(err);
+
+    /* Off: no endpoints, no options. */
+    g = s_load(s_parrot, &err);
+    CHECK(g && !graph_bus_direct(g) && !graph_direct_sources(g, graph_find(g, "parrot")));
+    argv = g ? graph_argv(g, graph_find(g, "parrot"), 0) : NULL;
+    for (char **a = argv; a && *a; a++) CHECK(strncmp(*a, "--bus-bind", 10) && strncmp(*a, "--bus-direct", 12));
+    graph_argv_destroy(&argv);
+    graph_destroy(&g);
+    free(err);
+
+    /* tcp: direct-port, one port per replica in file order, on the bus's host. */
+    g = s_load("bus\n    pub = tcp://127.0.0.1:7000\n    sub = tcp://127.0.0.1:7001\n    direct = true\n"
+               "    direct-port = 7100\nservices\n    edge\n    codec\n    vad\n        replicas = 2\n    parrot\n", &err);
+    CHECK(g != NULL);
+    ep = g ? graph_direct_endpoint(g, graph_find(g, "parrot"), 0) : NULL;
+    CHECK_STR(ep, "tcp://127.0.0.1:7104");
+    free(ep);
+    graph_destroy(&g);
+    free(err);
+
+    err = s_load_error("bus\n    pub = tcp://127.0.0.1:7000\n    sub = tcp://127.0.0.1:7001\n    direct = true\n"
+                       "services\n    edge\n");
+    CHECK_HAS(err, ":4: direct = true over tcp needs 'direct-port = N'");
+    free(err);
+    err = s_load_error(BUS "    direct = yes\nservices\n    edge\n");
+    CHECK_HAS(err, ":4: direct must be true or false, not 'yes'");
+    free(err);
+    err = s_load_error(BUS "    direct-port = 7100\nservices\n    edge\n");
+    CHECK_HAS(err, ":4: direct-port is only for 'direct = true'");
+    free(err);
+    err = s_load_error(BUS "    direct = true\nservices\n    edge\n        remote = true\n");
+    CHECK_HAS(err, ":6: service 'edge' is remote: direct = true needs every service on this host");
     free(err);
 }
 
@@ -631,6 +714,7 @@ int main(void)
     test_replicas();
     test_remote();
     test_metrics();
+    test_direct();
     test_structure_errors();
     test_syntax_error();
     test_unknown_programs();

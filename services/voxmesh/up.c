@@ -9,7 +9,11 @@
  *
  * Replicas that serve /metrics report the endpoint they bound the same way
  * (VOXMESH_METRICS=addr:port); `up` lists them in a Prometheus targets file
- * (targets.h). */
+ * (targets.h).
+ *
+ * With a direct bus (docs/bus.md) the proxy no longer sees the data
+ * subscriptions: a subscribing replica says VOXMESH_DIRECT=linked once its
+ * SUB has completed a handshake with every publisher it was given. */
 #include "cli.h"
 #include "check.h"
 #include "registry.h"
@@ -44,6 +48,7 @@ typedef struct {
     char label[160];
     pid_t pid;                /* 0: not running */
     bool ready;
+    bool linked;              /* direct bus: connected to all its publishers */
     int64_t started_ms;
     int64_t restart_at_ms;    /* when to start again, 0: not scheduled */
     int backoff_ms;
@@ -86,6 +91,7 @@ static int s_spawn(s_up_t *up, s_proc_t *p)
     graph_argv_destroy(&argv);
     p->pid = pid;
     p->ready = false;
+    p->linked = false;
     p->started_ms = s_now_ms();
     p->restart_at_ms = 0;
     log_info("started %s (pid %d)", p->label, (int)pid);
@@ -120,6 +126,7 @@ static void s_reap(s_up_t *up, bool stopping)
         if (!p) continue;
         p->pid = 0;
         p->ready = false;
+        p->linked = false;
         if (p->metrics[0] && !stopping) {
             p->metrics[0] = 0;
             s_write_targets(up);
@@ -162,6 +169,10 @@ static void s_read_notify(s_up_t *up)
         if (p && strstr(buf, "READY=1") && !p->ready) {
             p->ready = true;
             log_debug("%s is ready", p->label);
+        }
+        if (p && strstr(buf, "VOXMESH_DIRECT=linked") && !p->linked) {
+            p->linked = true;
+            log_debug("%s is connected to its direct publishers", p->label);
         }
         const char *ep = p ? strstr(buf, "VOXMESH_METRICS=") : NULL;
         if (ep) {
@@ -230,11 +241,26 @@ static void s_read_health(s_up_t *up)
     }
 }
 
+/* Direct bus: every replica that subscribes has connected to every
+ * publisher of its topics (the proxy sees only the monitor's). */
+static bool s_direct_live(s_up_t *up, bool report)
+{
+    bool all = true;
+    for (size_t i = 0; i < up->nprocs; i++) {
+        const s_proc_t *p = &up->procs[i];
+        if (p->svc->subscribes_size + p->svc->listens_size == 0 || p->linked) continue;
+        all = false;
+        if (report) log_error("%s did not connect to all its direct publishers", p->label);
+    }
+    return all;
+}
+
 static bool s_all_ready(s_up_t *up, bool report)
 {
     /* With the bus on another host, its proxy sees the subscriptions: here
      * we know our own processes only. */
-    bool all = up->proxy ? s_subscriptions_live(up, report) : true;
+    bool all = graph_bus_direct(up->graph) ? s_direct_live(up, report)
+             : up->proxy ? s_subscriptions_live(up, report) : true;
     for (size_t i = 0; i < up->nprocs; i++) {
         if (!up->procs[i].ready) {
             all = false;
@@ -320,9 +346,9 @@ static int s_supervise(s_up_t *up)
         }
         if (!announced && s_all_ready(up, false)) {
             announced = true;
-            printf("voxmesh: ready: %zu processes of %zu services; bus %s -> %s%s\n", up->nprocs,
+            printf("voxmesh: ready: %zu processes of %zu services; bus %s -> %s%s%s\n", up->nprocs,
                    graph_size(up->graph), graph_bus_pub(up->graph), graph_bus_sub(up->graph),
-                   up->proxy ? "" : " (on another host)");
+                   up->proxy ? "" : " (on another host)", graph_bus_direct(up->graph) ? " (direct)" : "");
             fflush(stdout);
             sd_notifyf(0, "READY=1\nSTATUS=%zu processes running", up->nprocs);
         }
