@@ -35,7 +35,7 @@ say "Hello, what is your name?" "$T/q1.wav"
 "$BIN/voxmesh-client" --url "$URL" --in "$T/q1.wav" --tail-ms 9000 --out "$T/r1.wav" > "$T/c1.json" 2> "$T/c1.err" \
     || { cat "$T/c1.err"; fail "the WHIP client failed"; }
 h1=$(heard "$T/r1.wav")
-has "$h1" name platform yourself || fail "the WHIP reply does not say what the rules promise: heard \"$h1\""
+has "$h1" name run yourself || fail "the WHIP reply does not say what the rules promise: heard \"$h1\""
 ok "WHIP: asked \"Hello, what is your name?\", heard \"$h1\""
 
 # 2. WebSocket, 16 kHz PCM: what can you do?

@@ -136,7 +136,7 @@ flite -voice slt -t "Hello, what is your name?" -o "$T/say.wav" && sox "$T/say.w
 ip netns exec "$A" "$BIN/voxmesh-client" --url "http://127.0.0.1:$PORT" --in "$T/q.wav" --tail-ms 9000 \
     --out "$T/r.wav" > "$T/c.json" 2> "$T/c.err" || { cat "$T/c.err"; fail "the client failed"; }
 heard=$("$BIN/voxmesh-stt" --log-level=warn --transcribe="$T/r.wav" | cut -f2)
-for w in name platform yourself; do
+for w in name run yourself; do
     [[ " $heard " == *" $w "* ]] || fail "the reply does not say what the rules promise: heard \"$heard\""
 done
 ok "asked \"Hello, what is your name?\" on A, heard \"$heard\" (STT and TTS on B)"
@@ -216,7 +216,7 @@ for i in 1 2; do
     n=$(grep "\"session\":\"$sid\"" "$T/mon.out" | grep -c '"type":"stt_final"')
     [ "$n" = 1 ] || fail "caller $i (session $sid): $n final transcripts (want exactly 1)"
     h=$("$BIN/voxmesh-stt" --log-level=warn --transcribe="$T/f$i.wav" | cut -f2)
-    for w in name platform yourself; do
+    for w in name run yourself; do
         [[ " $h " == *" $w "* ]] || fail "caller $i: after B dropped off the reply does not say what the rules promise: \"$h\""
     done
 done

@@ -89,7 +89,7 @@ for i in 1 2 3 4; do
     lat+=($(ev "$sid" | grep '"type":"stt_final"' | sed 's/.*"origin_ts_us":\([0-9]*\),"sent_ts_us":\([0-9]*\).*/\1 \2/' \
         | awk '{printf "%.0f", ($2 - $1) / 1000}'))
     h=$(heard "$T/r$i.wav")
-    has "$h" name platform yourself || fail "client $i: the reply does not say what the rules promise: \"$h\""
+    has "$h" name run yourself || fail "client $i: the reply does not say what the rules promise: \"$h\""
 done
 [ ${#stt_used[@]} = 2 ] || fail "the four sessions used ${#stt_used[@]} STT worker(s): ${!stt_used[*]} (want both)"
 [ ${#tts_used[@]} = 2 ] || fail "the four sessions used ${#tts_used[@]} TTS worker(s): ${!tts_used[*]} (want both)"
@@ -134,7 +134,7 @@ moved_ms=$(ev "$sid" | grep '"reason":"failover"' | head -1 | sed 's/.*"sent_ts_
 l2=$(ev "$sid" | grep '"type":"stt_final"' | sed 's/.*"origin_ts_us":\([0-9]*\),"sent_ts_us":\([0-9]*\).*/\1 \2/' \
     | awk '{printf "%.0f", ($2 - $1) / 1000}')
 h=$(heard "$T/r5.wav")
-has "$h" name platform yourself || fail "after the STT failover the reply does not say what the rules promise: \"$h\""
+has "$h" name run yourself || fail "after the STT failover the reply does not say what the rules promise: \"$h\""
 ok "STT $victim killed mid-question: moved to $fw ${moved_ms} ms after the kill, transcribed once, answered; end of speech -> final $l2 ms (vs $base ms without a failover: +$((l2 - base)) ms)"
 wait_for "$T/up.out" "stt.*restarting" 5 > /dev/null || fail "the supervisor did not restart $victim"
 
