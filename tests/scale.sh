@@ -141,7 +141,7 @@ wait_for "$T/up.out" "stt.*restarting" 5 > /dev/null || fail "the supervisor did
 # ---- 3. the TTS worker dies while it speaks ------------------------------------------------
 flite -voice slt -t "Tell me a story." -o "$T/s.wav" && sox "$T/s.wav" -r 48000 "$T/q3.wav" pad 0.5 1.5
 before=$(wc -l < "$T/mon.out")
-"$BIN/voxmesh-client" --url "$URL" --in "$T/q3.wav" --tail-ms 24000 --out "$T/r6.wav" > "$T/c6.json" 2> "$T/c6.err" &
+"$BIN/voxmesh-client" --url "$URL" --in "$T/q3.wav" --tail-ms 20000 --out "$T/r6.wav" > "$T/c6.json" 2> "$T/c6.err" &
 c6=$!
 for i in $(seq 100); do
     line=$(tail -n +"$((before + 1))" "$T/mon.out" | grep -m1 '"type":"tts_progress"') && break
@@ -175,7 +175,9 @@ sounding() {
 got=$(sounding "$T/r6.wav"); want=$(sounding "$T/expected.wav")
 awk -v g="$got" -v w="$want" 'BEGIN { exit !(g >= 0.9 * w && g <= 1.1 * w) }' \
     || fail "the caller heard ${got} s of reply for ${want} s of sentences (want within 10 %)"
-ok "TTS $victim killed after sentence 1: the other worker spoke $nw of 8 sentences; each once; the caller heard $got s of $want s"
+codec=$(jq -r '.[] | select(.labels.service == "codec") | .targets[0]' "$T"/run/targets/*.json 2>/dev/null | head -1)
+rep=$(curl -s "http://$codec/metrics" | awk '/^voxmesh_codec_repeated_audio_seconds_total/ {print $2}')
+ok "TTS $victim killed after sentence 1: the other worker spoke $nw of 8 sentences; each once; the caller heard $got s of $want s (the codec skipped ${rep:-?} s said twice)"
 wait_for "$T/up.out" "tts.*restarting" 5 > /dev/null || fail "the supervisor did not restart $victim"
 
 # ---- the restarted workers take new sessions ----------------------------------------------
