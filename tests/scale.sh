@@ -197,3 +197,8 @@ for i in 7 8 9 10; do
 done
 [ ${#used2[@]} = 4 ] || fail "after the restarts the sessions used ${#used2[@]} workers: ${!used2[*]} (want 2 STT + 2 TTS)"
 ok "after the restarts all four workers serve: ${!used2[*]}"
+# Nothing crashed but the two workers this test killed (an ASan report, an
+# abort, would show here even though the supervisor restarted the service).
+bad=$(grep -E "was killed by signal|exited with status [1-9]" "$T/up.out" | grep -v "killed by signal 9 ")
+[ -z "$bad" ] || fail "a service died on its own: $bad"
+ok "no service died but the two killed"
