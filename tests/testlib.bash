@@ -54,3 +54,18 @@ make_graph() {
     [ "${VOXMESH_TEST_DIRECT:-0}" = 1 ] && sed -i "s|^\(    sub = .*\)|\1\n    direct = true|" "$2"
     echo "$port"
 }
+
+# two_hosts NET_PREFIX: hosts A and B for this test, network namespaces
+# joined by a veth pair on the private NET_PREFIX.0/24 (A .1, B .2); sets
+# A, B (namespaces), VA, VB (their link ends) and NET, and removes them at
+# exit. Fails the test when namespaces cannot be made.
+two_hosts() {
+    A=vmA-$RUN_ID; B=vmB-$RUN_ID; NET=$1; VA=vxa$$; VB=vxb$$
+    trap 'cleanup; ip netns del "$A" 2>/dev/null; ip netns del "$B" 2>/dev/null' EXIT
+    ip netns add "$A" && ip netns add "$B" || fail "cannot make network namespaces (needs root)"
+    ip link add "$VA" type veth peer name "$VB" && ip link set "$VA" netns "$A" && ip link set "$VB" netns "$B" \
+        || fail "cannot make the veth pair"
+    ip -n "$A" addr add "$NET.1/24" dev "$VA" && ip -n "$B" addr add "$NET.2/24" dev "$VB"
+    for ns in "$A" "$B"; do ip -n "$ns" link set lo up; done
+    ip -n "$A" link set "$VA" up && ip -n "$B" link set "$VB" up || fail "cannot bring the link up"
+}

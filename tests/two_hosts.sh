@@ -5,18 +5,7 @@
 # A caller on host A must hear the echo that host B made.
 . "$(dirname "$0")/testlib.bash"
 
-A=vmA-$RUN_ID; B=vmB-$RUN_ID; NET=10.213.$((RANDOM % 250)); VA=vma$$; VB=vmb$$
-netns_cleanup() {
-    cleanup
-    ip netns del "$A" 2>/dev/null; ip netns del "$B" 2>/dev/null
-}
-trap netns_cleanup EXIT
-ip netns add "$A" && ip netns add "$B" || fail "cannot make network namespaces (needs root)"
-ip link add "$VA" type veth peer name "$VB" && ip link set "$VA" netns "$A" && ip link set "$VB" netns "$B" \
-    || fail "cannot make the veth pair"
-ip -n "$A" addr add $NET.1/24 dev "$VA" && ip -n "$B" addr add $NET.2/24 dev "$VB"
-for ns in "$A" "$B"; do ip -n "$ns" link set lo up; done
-ip -n "$A" link set "$VA" up && ip -n "$B" link set "$VB" up || fail "cannot bring the link up"
+two_hosts 10.213.$((RANDOM % 250))
 ok "hosts: A $NET.1, B $NET.2 (namespaces $A, $B)"
 
 PORT=$(free_port)
