@@ -137,22 +137,30 @@ static void s_collect(const char *id, void *state, void *arg)
     if (e->mine && l->n < l->cap && (l->ids[l->n] = strdup(id))) l->n++;
 }
 
+/* One beat: the load from the atomics (written by the loop's tick), and the
+ * served sessions when a list is given. */
+static void s_publish_beat(lease_t *self, const char *topic, char **serving, size_t n, bool full)
+{
+    Voxmesh__WorkerHeartbeat h = VOXMESH__WORKER_HEARTBEAT__INIT;
+    h.role = self->role;
+    h.sessions = atomic_load(&self->a_sessions);
+    h.busy = atomic_load(&self->a_busy);
+    h.capacity = atomic_load(&self->a_capacity);
+    h.serving = serving;
+    h.n_serving = n;
+    h.full_list = full;
+    event_t ev = VOXMESH__ENVELOPE__INIT;
+    ev.payload_case = VOXMESH__ENVELOPE__PAYLOAD_WORKER_HEARTBEAT;
+    ev.worker_heartbeat = &h;
+    bus_publish(service_bus(self->svc), topic, &ev);
+}
+
 static void *s_beat_thread(void *arg)
 {
     lease_t *self = arg;
-    bus_t *bus = service_bus(self->svc);
     while (!atomic_load(&self->stop)) {
-        if (time_mono_us() - atomic_load(&self->loop_alive_us) < LEASE_LOOP_STUCK_US) {
-            Voxmesh__WorkerHeartbeat h = VOXMESH__WORKER_HEARTBEAT__INIT;
-            h.role = self->role;
-            h.sessions = atomic_load(&self->a_sessions);
-            h.busy = atomic_load(&self->a_busy);
-            h.capacity = atomic_load(&self->a_capacity);
-            event_t ev = VOXMESH__ENVELOPE__INIT;
-            ev.payload_case = VOXMESH__ENVELOPE__PAYLOAD_WORKER_HEARTBEAT;
-            ev.worker_heartbeat = &h;
-            bus_publish(bus, TOPIC_WORKER_HB, &ev);
-        }
+        if (time_mono_us() - atomic_load(&self->loop_alive_us) < LEASE_LOOP_STUCK_US)
+            s_publish_beat(self, TOPIC_WORKER_HB, NULL, 0, false);
         struct timespec ts = { 0, LEASE_HEARTBEAT_MS * 1000000L };
         nanosleep(&ts, NULL);
     }
@@ -179,32 +187,13 @@ static int s_tick(service_t *svc, void *arg)
         if (pthread_create(&self->thread, NULL, s_beat_thread, self) == 0) self->thread_started = true;
         else log_warn("lease: cannot start the heartbeat thread: beats stop while the loop is busy");
     }
-    if (!self->thread_started) {
-        Voxmesh__WorkerHeartbeat h = VOXMESH__WORKER_HEARTBEAT__INIT;
-        h.role = self->role;
-        h.sessions = (uint32_t)self->nmine;
-        event_t ev = VOXMESH__ENVELOPE__INIT;
-        ev.payload_case = VOXMESH__ENVELOPE__PAYLOAD_WORKER_HEARTBEAT;
-        ev.worker_heartbeat = &h;
-        bus_publish(bus, TOPIC_WORKER_HB, &ev);
-    }
+    if (!self->thread_started) s_publish_beat(self, TOPIC_WORKER_HB, NULL, 0, false);
     if (++self->beats % (LEASE_LIST_MS / LEASE_HEARTBEAT_MS) == 0) {
         if (self->dispatched) {
-            Voxmesh__WorkerHeartbeat h = VOXMESH__WORKER_HEARTBEAT__INIT;
-            h.role = self->role;
-            h.sessions = (uint32_t)self->nmine;
-            h.busy = busy;
-            h.capacity = capacity;
             s_list_t list = { NULL, 0, self->nmine };
             list.ids = list.cap ? calloc(list.cap, sizeof *list.ids) : NULL;
             if (list.ids) session_map_foreach(self->map, s_collect, &list);
-            h.serving = list.ids;
-            h.n_serving = list.n;
-            h.full_list = !list.cap || list.ids;
-            event_t ev = VOXMESH__ENVELOPE__INIT;
-            ev.payload_case = VOXMESH__ENVELOPE__PAYLOAD_WORKER_HEARTBEAT;
-            ev.worker_heartbeat = &h;
-            bus_publish(bus, TOPIC_WORKER_LIST, &ev);
+            s_publish_beat(self, TOPIC_WORKER_LIST, list.ids, list.n, !list.cap || list.ids);
             for (size_t i = 0; i < list.n; i++) free(list.ids[i]);
             free(list.ids);
         }
