@@ -6,7 +6,8 @@
 # (`voxmesh-stt --transcribe`). The target: the mesh adds at most 2 points of
 # word error rate; measured -1.7 to 3.1 over the runs in docs/stt.md (the
 # noisy conditions: VAD segment boundaries and the codec's low-delay
-# resampler), so the test guards 4 and says whether the target was met. Figures: WER_DIRECT= and WER_MESH= lines.
+# resampler), so the test guards 4 and says whether the target was met.
+# Figures: WER_DIRECT= and WER_MESH= lines.
 . "$(dirname "$0")/testlib.bash"
 
 mapfile -t SENT < <(grep -v '^#' "$TOP/tests/stt_corpus.txt" | grep -v '^$')

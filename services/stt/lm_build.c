@@ -13,7 +13,7 @@
  * sentences are what callers say, so seen n-grams keep nearly all their mass
  * and the back-off to unseen word sequences is unlikely; measured on a
  * held-out set of domain sentences (services/stt/tune_corpus.txt), 0.1 makes
- * about a quarter fewer errors than 0.5, most in noise, where the acoustics
+ * about a fifth fewer errors than 0.5, most in noise, where the acoustics
  * say least (docs/stt.md). */
 #define LM_DISCOUNT 0.1
 #define LM_MAX_WORDS_PER_LINE 64
