@@ -4,9 +4,10 @@
 # vad -> stt; the final transcripts seen with `voxmesh mon` are scored against
 # the sentences. The same pieces of audio are also transcribed directly
 # (`voxmesh-stt --transcribe`). The target: the mesh adds at most 2 points of
-# word error rate; measured 2.3-3.1 (the noisy conditions: VAD segment
-# boundaries and the codec's low-delay resampler), so the test guards 4 and
-# says whether the target was met. Figures: WER_DIRECT= and WER_MESH= lines.
+# word error rate; measured -1.7 to 3.1 over the runs in docs/stt.md (the
+# noisy conditions: VAD segment boundaries and the codec's low-delay
+# resampler), so the test guards 4 and says whether the target was met.
+# Figures: WER_DIRECT= and WER_MESH= lines.
 . "$(dirname "$0")/testlib.bash"
 
 mapfile -t SENT < <(grep -v '^#' "$TOP/tests/stt_corpus.txt" | grep -v '^$')
@@ -107,7 +108,7 @@ echo "WER_DIRECT=$wd WER_MESH=$wm WORDS=$words"
 added=$(awk -v d="$wd" -v m="$wm" 'BEGIN{printf "%.1f", m - d}')
 awk -v a="$added" 'BEGIN{exit !(a <= 4.0)}' || fail "the mesh adds $added points of WER (guard 4, target 2)"
 ok "the mesh adds $added points: direct $wd %, through the mesh $wm % (guard 4; the 2-point target is $(awk -v a="$added" 'BEGIN{print (a <= 2 ? "met" : "NOT met")}'))"
-awk -v m="$wm" 'BEGIN{exit !(m <= 25.0)}' || fail "WER through the mesh $wm % (guard 25 %; target 15 %)"
-ok "WER through the mesh $wm % (guarded <= 25 %; the 15 % target is $(awk -v m="$wm" 'BEGIN{print (m <= 15 ? "met" : "NOT met")}'))"
+awk -v m="$wm" 'BEGIN{exit !(m <= 22.0)}' || fail "WER through the mesh $wm % (guard 22 %; target 15 %)"
+ok "WER through the mesh $wm % (guarded <= 22 %; the 15 % target is $(awk -v m="$wm" 'BEGIN{print (m <= 15 ? "met" : "NOT met")}'))"
 grep -q "ERROR\|error:" "$T/up.out" && { grep "ERROR\|error:" "$T/up.out" | head; fail "the stack logged errors"; }
 ok "the stack logged no errors"

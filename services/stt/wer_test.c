@@ -1,6 +1,6 @@
 /* wer_test — accuracy of the offline recogniser, fed directly: sentences a
  * caller says to the agent, spoken at test time by flite (slt) and
- * espeak-ng (en-us, klatt voice), clean and with white noise at 10 dB SNR,
+ * espeak-ng (en-us, klatt voice), clean and with pink noise at 10 dB SNR,
  * decoded by the ps_engine pool with the domain language model the agent
  * graph uses (built from deploy/stt/agent.txt). Asserts a word error rate
  * within a guard (the 15 % target is not met: see below and docs/stt.md),
@@ -24,14 +24,17 @@
 
 #define MODEL "/usr/share/pocketsphinx/model/en-us"
 
-/* tests/stt_corpus.txt: one sentence per line, '#' comments. */
+/* tests/stt_corpus.txt (or $WER_CORPUS: services/stt/tune_corpus.txt is
+ * the held-out set settings are tuned on): one sentence per line, '#'
+ * comments. */
 #define NSENT_MAX 64
 static char s_sentences[NSENT_MAX][256];
 static size_t s_nsent;
 
 static void s_load_corpus(void)
 {
-    FILE *f = fopen("tests/stt_corpus.txt", "r");
+    const char *path = getenv("WER_CORPUS") ? getenv("WER_CORPUS") : "tests/stt_corpus.txt";
+    FILE *f = fopen(path, "r");
     char line[256];
     while (f && s_nsent < NSENT_MAX && fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = 0;
@@ -64,7 +67,7 @@ static int16_t *s_speak(const char *engine, const char *text, const char *dir, s
 }
 
 /* Pink (1/f) noise at snr_db below the power of the speech (samples above
- * the silence floor), from a fixed seed: room and crowd noise are closer to
+ * the silence floor), from a fixed seed ($WER_NOISE_SEED for another): room and crowd noise are closer to
  * pink than to white. White noise from an LCG through Paul Kellet's
  * economy pink filter. */
 static void s_add_noise(int16_t *x, size_t n, double snr_db)
@@ -76,7 +79,7 @@ static void s_add_noise(int16_t *x, size_t n, double snr_db)
     if (!k) return;
     float *nz = malloc(n * sizeof *nz);
     if (!nz) return;
-    uint32_t seed = 12345;
+    uint32_t seed = getenv("WER_NOISE_SEED") ? (uint32_t)strtoul(getenv("WER_NOISE_SEED"), NULL, 10) : 12345;
     double b0 = 0, b1 = 0, b2 = 0, np = 0;
     for (size_t i = 0; i < n; i++) {
         seed = seed * 1664525u + 1013904223u;
@@ -190,11 +193,11 @@ int main(void)
     double wer = 100.0 * (double)all_err / (double)(all_words ? all_words : 1);
     printf("WER_DIRECT=%.1f\n", wer);
     /* The issue's target is 15 % over this corpus; PocketSphinx measures
-     * 21-22 % (flite in 10 dB pink noise is the weak case, docs/stt.md):
+     * 17.5-18.7 % (flite in 10 dB pink noise is the weak case, docs/stt.md):
      * the bound below guards what we have, and the note says the target
      * is not met. Clean flite speech must stay near-perfect. */
-    CHECK(all_words > 0 && wer <= 25.0, "word error rate, fed directly, over %zu words (flite + espeak-ng, clean + 10 dB noise): %.1f %% "
-          "(<= 25 guarded; target 15 %s)", all_words, wer, wer <= 15.0 ? "met" : "NOT met");
+    CHECK(all_words > 0 && wer <= 22.0, "word error rate, fed directly, over %zu words (flite + espeak-ng, clean + 10 dB noise): %.1f %% "
+          "(<= 22 guarded; target 15 %s)", all_words, wer, wer <= 15.0 ? "met" : "NOT met");
     CHECK(clean_flite_wer <= 8.0, "clean flite speech: %.1f %% (<= 8)", clean_flite_wer);
     CHECK(grew >= partials_seen * 3 / 4, "partial hypotheses grow while the utterance is fed (%d of %d utterances)",
           grew, partials_seen);
