@@ -16,7 +16,7 @@
 command -v systemd-analyze > /dev/null || fail "systemd-analyze is missing (package systemd)"
 R=$T/root
 U=$R/usr/lib/systemd/system
-make -C "$TOP" --no-print-directory install BUILD="$BUILD" DESTDIR="$R" PREFIX=/usr > "$T/install.out" 2>&1 \
+make -C "$TOP" --no-print-directory install BUILD="$BUILD" $MAKE_SAN DESTDIR="$R" PREFIX=/usr > "$T/install.out" 2>&1 \
     || { cat "$T/install.out"; fail "make install failed"; }
 
 units="voxmesh-bus.service voxmesh-check.service voxmesh-edge.service voxmesh-codec.service voxmesh-vad.service
@@ -127,7 +127,7 @@ cp "$T/graph.good" "$R/etc/voxmesh/graph"
 
 # 2. Real paths: the units' commands run the stack.
 P=$T/p
-make -C "$TOP" --no-print-directory install BUILD="$BUILD" PREFIX="$P" SYSCONFDIR="$P/etc" > "$T/install2.out" 2>&1 \
+make -C "$TOP" --no-print-directory install BUILD="$BUILD" $MAKE_SAN PREFIX="$P" SYSCONFDIR="$P/etc" > "$T/install2.out" 2>&1 \
     || { cat "$T/install2.out"; fail "make install PREFIX=$P failed"; }
 port=$(make_graph "$P/etc/voxmesh/graph" "$T/g3") && cp "$T/g3" "$P/etc/voxmesh/graph"
 run_check_unit "$P/lib/systemd/system" "" "$T/rr" > "$T/cu4.out" 2>&1 || { cat "$T/cu4.out"; fail "the check unit's commands fail with PREFIX=$P"; }

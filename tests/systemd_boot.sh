@@ -19,7 +19,7 @@
 command -v systemd-nspawn > /dev/null || { echo "SKIP: systemd-nspawn is missing (package systemd-container)"; exit 77; }
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: systemd-nspawn needs root"; exit 77; }
 L=$T/layer
-make -C "$TOP" --no-print-directory install BUILD="$BUILD" DESTDIR="$L" PREFIX=/usr/local > "$T/install.out" 2>&1 \
+make -C "$TOP" --no-print-directory install BUILD="$BUILD" $MAKE_SAN DESTDIR="$L" PREFIX=/usr/local > "$T/install.out" 2>&1 \
     || { cat "$T/install.out"; fail "make install failed"; }
 cp -a "$L/etc/voxmesh" "$T/etc-voxmesh"         # bound read-write: the test edits the graph
 

@@ -4,6 +4,10 @@ set -u
 BUILD=${BUILD:-build}
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$TOP/$BUILD/bin
+# For tests that run make themselves (make install): the same flags as the
+# tree under test, so that nothing is rebuilt without the sanitizers under
+# `make asan`.
+MAKE_SAN=${VOXMESH_ASAN:+SAN=1 OPT=-O1}
 T=$(mktemp -d /tmp/voxmesh-test.XXXXXX)
 RUN_ID=$$-$RANDOM
 # Running stacks are recorded here (services/voxmesh/registry.h), apart from
