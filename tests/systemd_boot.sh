@@ -19,7 +19,18 @@
 command -v systemd-nspawn > /dev/null || { echo "SKIP: systemd-nspawn is missing (package systemd-container)"; exit 77; }
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: systemd-nspawn needs root"; exit 77; }
 L=$T/layer
-make -C "$TOP" --no-print-directory install BUILD="$BUILD" $MAKE_SAN DESTDIR="$L" PREFIX=/usr/local > "$T/install.out" 2>&1 \
+# Under `make asan` the container gets the plain build: ASan's runtime does
+# not start inside the units' sandbox (the check unit's `voxmesh check`
+# exits 1 there), and what this test checks is the units and their
+# hardening; the daemons' memory safety is what the other tests check
+# under ASan.
+IBUILD=$BUILD; ISAN=$MAKE_SAN
+if [ -n "${VOXMESH_ASAN:-}" ]; then
+    echo "note: under ASan this test installs the plain build (make build) into the container"
+    IBUILD=build; ISAN=
+    make -C "$TOP" --no-print-directory build BUILD=build > "$T/build.out" 2>&1 || { tail "$T/build.out"; fail "make build failed"; }
+fi
+make -C "$TOP" --no-print-directory install BUILD="$IBUILD" $ISAN DESTDIR="$L" PREFIX=/usr/local > "$T/install.out" 2>&1 \
     || { cat "$T/install.out"; fail "make install failed"; }
 cp -a "$L/etc/voxmesh" "$T/etc-voxmesh"         # bound read-write: the test edits the graph
 
