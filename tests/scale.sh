@@ -49,6 +49,15 @@ sleep 0.5    # the workers' first beats reach the dispatcher
 
 heard() { "$BIN/voxmesh-stt" --log-level=warn --transcribe="$1" | cut -f2; }
 has() { local t=" $1 "; shift; for w in "$@"; do [[ "$t" == *" $w "* ]] || return 1; done; }
+# next_event AFTER PATTERN TRIES: the first line of mon.out past line AFTER
+# that matches PATTERN, polled every 50 ms (empty when none came).
+next_event() {
+    local i line
+    for i in $(seq "$3"); do
+        line=$(tail -n +"$(($1 + 1))" "$T/mon.out" | grep -m1 "$2") && { echo "$line"; return; }
+        sleep 0.05
+    done
+}
 sid_of() { sed -n 's/.*"session":"[^"]*\/\([0-9a-f]*\)".*/\1/p' "$1"; }
 # events of a session, without the dispatcher's refreshes
 ev() { grep "\"session\":\"$1\"" "$T/mon.out" | grep -v '"reason":"refresh"'; }
@@ -110,11 +119,8 @@ flite -voice slt -t "Hello, I have been wondering about this for a long time now
 before=$(wc -l < "$T/mon.out")
 "$BIN/voxmesh-client" --url "$URL" --in "$T/q2.wav" --tail-ms 10000 --out "$T/r5.wav" > "$T/c5.json" 2> "$T/c5.err" &
 c5=$!
-for i in $(seq 50); do
-    line=$(tail -n +"$((before + 1))" "$T/mon.out" | grep -m1 '"role":"stt".*"reason":"new"') && break
-    sleep 0.1
-done
-[ -n "${line:-}" ] || fail "the new session got no STT worker"
+line=$(next_event "$before" '"role":"stt".*"reason":"new"' 100)
+[ -n "$line" ] || fail "the new session got no STT worker"
 sid=$(echo "$line" | sed 's/.*"session":"\([^"]*\)".*/\1/')
 victim=$(echo "$line" | sed 's/.*"worker":"\([^"]*\)".*/\1/')
 sleep 2.2                         # 0.5 s of silence, then ~1.5 s into the question
@@ -143,11 +149,8 @@ flite -voice slt -t "Tell me a story." -o "$T/s.wav" && sox "$T/s.wav" -r 48000 
 before=$(wc -l < "$T/mon.out")
 "$BIN/voxmesh-client" --url "$URL" --in "$T/q3.wav" --tail-ms 20000 --out "$T/r6.wav" > "$T/c6.json" 2> "$T/c6.err" &
 c6=$!
-for i in $(seq 100); do
-    line=$(tail -n +"$((before + 1))" "$T/mon.out" | grep -m1 '"type":"tts_progress"') && break
-    sleep 0.05
-done
-[ -n "${line:-}" ] || fail "no reply sentence was published"
+line=$(next_event "$before" '"type":"tts_progress"' 100)
+[ -n "$line" ] || fail "no reply sentence was published"
 sid=$(echo "$line" | sed 's/.*"session":"\([^"]*\)".*/\1/')
 victim=$(echo "$line" | sed 's/.*"publisher":"\([^"]*\)".*/\1/')
 kill -KILL "${victim#*/}" || fail "cannot kill $victim"
