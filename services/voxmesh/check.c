@@ -238,24 +238,39 @@ int check_args(int argc, char **argv, const char *usage, graph_options_t *option
     return 0;
 }
 
+graph_t *check_load(const char *path, const graph_options_t *options)
+{
+    char *err = NULL;
+    graph_t *graph = graph_load(path, options, &err);
+    if (!graph) {
+        fprintf(stderr, "%s\n", err ? err : "out of memory");
+        free(err);
+    }
+    return graph;
+}
+
+graph_t *check_open(int argc, char **argv, const char *usage, const char **graph_path, const char **output,
+                    int *rc)
+{
+    graph_options_t options = { 0 };
+    *rc = check_args(argc, argv, usage, &options, graph_path, output);
+    if (*rc) return NULL;
+    graph_t *graph = check_load(*graph_path, &options);
+    if (!graph) *rc = 1;
+    return graph;
+}
+
 int check_main(int argc, char **argv)
 {
     const char *usage =
         "usage: voxmesh check [--bin-dir DIR] [--timeout SECONDS] GRAPH\n"
         "  Loads GRAPH, runs every service's --describe and checks that every\n"
         "  subscription is fed by another service. Exit 0 when it is, 1 if not.\n";
-    graph_options_t options = { 0 };
     const char *path;
-    int rc = check_args(argc, argv, usage, &options, &path, NULL);
-    if (rc)
+    int rc;
+    graph_t *graph = check_open(argc, argv, usage, &path, NULL, &rc);
+    if (!graph)
         return rc;
-    char *err = NULL;
-    graph_t *graph = graph_load(path, &options, &err);
-    if (!graph) {
-        fprintf(stderr, "%s\n", err ? err : "out of memory");
-        free(err);
-        return 1;
-    }
     int warnings = 0, connections = 0;
     int errors = graph_check_counts(graph, stderr, &warnings, &connections);
     size_t replicas = 0;

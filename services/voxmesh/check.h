@@ -27,4 +27,12 @@ int graph_check_counts(const graph_t *graph, FILE *out, int *warnings, int *conn
 int check_args(int argc, char **argv, const char *usage, graph_options_t *options,
                const char **graph_path, const char **output);
 
+/* Loads the graph at path; NULL after printing why to stderr. */
+graph_t *check_load(const char *path, const graph_options_t *options);
+
+/* check_args, then check_load: the graph, or NULL with *rc the exit code
+ * (2: usage printed, 1: the graph did not load). */
+graph_t *check_open(int argc, char **argv, const char *usage, const char **graph_path, const char **output,
+                    int *rc);
+
 #endif

@@ -459,18 +459,11 @@ int compose_main(int argc, char **argv)
         "  Checks GRAPH and prints its docker-compose file (docs/deploy-compose.md):\n"
         "  a container per service, the bus in its own container over tcp.\n"
         "  GRAPH is relative to the top of the source tree, e.g. deploy/graphs/agent.\n";
-    graph_options_t options = { 0 };
     const char *path, *output = NULL;
-    int rc = check_args(argc, argv, usage, &options, &path, &output);
-    if (rc)
+    int rc;
+    graph_t *graph = check_open(argc, argv, usage, &path, &output, &rc);
+    if (!graph)
         return rc;
-    char *err = NULL;
-    graph_t *graph = graph_load(path, &options, &err);
-    if (!graph) {
-        fprintf(stderr, "%s\n", err ? err : "out of memory");
-        free(err);
-        return 1;
-    }
     /* A compose file of a graph that cannot work would only fail later. */
     if (graph_check(graph, stderr)) {
         fprintf(stderr, "%s: the graph does not pass `voxmesh check`: no compose file\n", path);
@@ -483,6 +476,7 @@ int compose_main(int argc, char **argv)
         graph_destroy(&graph);
         return 1;
     }
+    char *err = NULL;
     rc = compose_write(graph, out, &err) ? 1 : 0;
     if (rc)
         fprintf(stderr, "%s\n", err);

@@ -1,6 +1,7 @@
 /* conf — see conf.h: `voxmesh conf` and `voxmesh units`. */
 #include "conf.h"
 #include "cli.h"
+#include "check.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -307,13 +308,7 @@ static int s_args(int argc, char **argv, const char *usage, const char **dirs, s
 static graph_t *s_load(const char *path)
 {
     graph_options_t options = { .parse_only = true };
-    char *err = NULL;
-    graph_t *graph = graph_load(path, &options, &err);
-    if (!graph) {
-        fprintf(stderr, "%s\n", err ? err : "out of memory");
-        free(err);
-    }
-    return graph;
+    return check_load(path, &options);
 }
 
 int conf_main(int argc, char **argv)

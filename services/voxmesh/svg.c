@@ -240,22 +240,15 @@ int svg_main(int argc, char **argv)
         "usage: voxmesh svg [--bin-dir DIR] [--timeout SECONDS] [-o FILE] GRAPH\n"
         "  Draws GRAPH as SVG (to FILE, or stdout): a box per service, an arrow\n"
         "  per topic from publisher to subscriber; red: no publisher.\n";
-    graph_options_t options = { 0 };
-    const char *path, *output;
-    int rc = check_args(argc, argv, usage, &options, &path, &output);
-    if (rc)
+    const char *path, *output = NULL;
+    int rc;
+    graph_t *graph = check_open(argc, argv, usage, &path, &output, &rc);
+    if (!graph)
         return rc;
-    char *err = NULL;
-    graph_t *graph = graph_load(path, &options, &err);
-    if (!graph) {
-        fprintf(stderr, "%s\n", err ? err : "out of memory");
-        free(err);
-        return 1;
-    }
     /* The picture is drawn even when the check fails: the red edges show
      * what is missing. The problems are listed as well. */
     graph_check(graph, stderr);
-    char *svg = NULL;
+    char *svg = NULL, *err = NULL;
     size_t len = 0;
     if (graph_svg(graph, &svg, &len, &err)) {
         fprintf(stderr, "voxmesh svg: %s\n", err ? err : "failed");
