@@ -105,6 +105,13 @@ $(BUILD)/tests/common/%_test: $(BUILD)/obj/common/%_test.o $(LIB)
 
 UNIT_TESTS := $(COMMON_TESTS) $(SVC_TESTS)
 
+# ---- test tools (tests/tools/X.c -> build/tests/tools/X, linked with the library) ---
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
+
+$(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # ---- benchmarks ------------------------------------------------------------------
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
@@ -144,7 +151,7 @@ all: build
 setup:
 	@scripts/setup.sh
 
-build: $(LIB) $(BINS) $(UNIT_TESTS)
+build: $(LIB) $(BINS) $(UNIT_TESTS) $(TOOL_BINS)
 
 run: setup
 	@$(MAKE) --no-print-directory build

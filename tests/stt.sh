@@ -1,12 +1,14 @@
 # The recogniser through the whole mesh: corpus sentences (tests/stt_corpus.txt)
-# spoken by flite and espeak-ng, clean and in 10 dB pink noise, sent by four
+# spoken by flite and espeak-ng, clean and in 10 dB pink noise (against the active
+# speech level), sent by four
 # voxmesh-client callers at once over WHIP (Opus, 48 kHz) to edge -> codec ->
 # vad -> stt; the final transcripts seen with `voxmesh mon` are scored against
 # the sentences. The same pieces of audio are also transcribed directly
 # (`voxmesh-stt --transcribe`). The target: the mesh adds at most 2 points of
-# word error rate; measured -1.7 to 3.1 over the runs in docs/stt.md (the
+# word error rate; measured -4.6 to +3.1 over the runs in docs/stt.md (the
 # noisy conditions: VAD segment boundaries and the codec's low-delay
-# resampler), so the test guards 4 and says whether the target was met.
+# resampler), so the test guards 4 and says whether the target was met;
+# through the mesh 12.9-13.5 % (guard 20).
 # Figures: WER_DIRECT= and WER_MESH= lines.
 . "$(dirname "$0")/testlib.bash"
 
@@ -17,16 +19,13 @@ mapfile -t SENT < <(grep -v '^#' "$TOP/tests/stt_corpus.txt" | grep -v '^$')
 speak() {
     if [ "$1" = flite ]; then flite -voice slt -t "$2" -o "$T/raw.wav"
     else espeak-ng -v en-us+klatt -s 150 -w "$T/raw.wav" "$2"; fi || return 1
-    sox "$T/raw.wav" -r 16000 -c 1 -b 16 "$3" pad 0.4 1.0
+    sox -R "$T/raw.wav" -r 16000 -c 1 -b 16 "$3" pad 0.4 1.0
 }
-# add_noise IN OUT: pink noise 10 dB below the speech (RMS of the sentence alone).
+# add_noise IN OUT: pink noise 10 dB below the speech's active level (ITU-T
+# P.56), made by the code wer_test uses (common/speech_level.c), one seed per
+# piece.
 add_noise() {
-    local rms nrms len
-    rms=$(sox "$T/raw.wav" -n stat 2>&1 | awk '/RMS +amplitude/ {print $3}')
-    len=$(soxi -D "$1")
-    sox -R -n -r 16000 -c 1 -b 16 "$T/pink.wav" synth "$len" pinknoise
-    nrms=$(sox "$T/pink.wav" -n stat 2>&1 | awk '/RMS +amplitude/ {print $3}')
-    sox -m -v 1 "$1" -v "$(awk -v s="$rms" -v n="$nrms" 'BEGIN{printf "%.4f", s / 3.1623 / n}')" "$T/pink.wav" "$2"
+    "$TOP/$BUILD/tests/tools/noisemix" "$1" "$2" 10 "$3" > /dev/null || fail "noisemix failed on $1"
 }
 
 conds="flite-clean flite-noise espeak-clean espeak-noise"
@@ -37,7 +36,7 @@ for c in $conds; do
     for i in "${!SENT[@]}"; do
         p="$T/$c-$i.wav"
         speak "$engine" "${SENT[$i]}" "$T/clean.wav" || fail "cannot synthesise with $engine"
-        if [ "${c#*-}" = noise ]; then add_noise "$T/clean.wav" "$p"; else cp "$T/clean.wav" "$p"; fi
+        if [ "${c#*-}" = noise ]; then add_noise "$T/clean.wav" "$p" $((12345 + i)); else cp "$T/clean.wav" "$p"; fi
         pieces+=("$p")
         printf '%s\n' "${SENT[$i]}" >> "$T/$c.ref"
     done
@@ -108,7 +107,7 @@ echo "WER_DIRECT=$wd WER_MESH=$wm WORDS=$words"
 added=$(awk -v d="$wd" -v m="$wm" 'BEGIN{printf "%.1f", m - d}')
 awk -v a="$added" 'BEGIN{exit !(a <= 4.0)}' || fail "the mesh adds $added points of WER (guard 4, target 2)"
 ok "the mesh adds $added points: direct $wd %, through the mesh $wm % (guard 4; the 2-point target is $(awk -v a="$added" 'BEGIN{print (a <= 2 ? "met" : "NOT met")}'))"
-awk -v m="$wm" 'BEGIN{exit !(m <= 22.0)}' || fail "WER through the mesh $wm % (guard 22 %; target 15 %)"
-ok "WER through the mesh $wm % (guarded <= 22 %; the 15 % target is $(awk -v m="$wm" 'BEGIN{print (m <= 15 ? "met" : "NOT met")}'))"
+awk -v m="$wm" 'BEGIN{exit !(m <= 20.0)}' || fail "WER through the mesh $wm % (guard 20 %; target 15 %)"
+ok "WER through the mesh $wm % (guarded <= 20 %; the 15 % target is $(awk -v m="$wm" 'BEGIN{print (m <= 15 ? "met" : "NOT met")}'))"
 grep -q "ERROR\|error:" "$T/up.out" && { grep "ERROR\|error:" "$T/up.out" | head; fail "the stack logged errors"; }
 ok "the stack logged no errors"

@@ -44,6 +44,7 @@ int ps_engine_size(const ps_engine_t *e);
 typedef struct {
     float mean[PS_CMN_MAX];
     int len;                /* 0: not yet known */
+    int heard;              /* frames of this caller decoded (capped): the mean's weight */
 } ps_channel_t;
 
 /* Takes a free decoder and starts an utterance on it with the caller's

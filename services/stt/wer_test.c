@@ -13,6 +13,7 @@
 #include "lm_build.h"
 #include "ps_engine.h"
 #include "wer.h"
+#include "speech_level.h"
 #include "log.h"
 #include "test.h"
 
@@ -53,7 +54,7 @@ static int16_t *s_speak(const char *engine, const char *text, const char *dir, s
     else snprintf(cmd, sizeof cmd, "espeak-ng -v en-us+klatt -s 150 -w %s \"%s\"", wav, text);
     if (system(cmd) != 0) return NULL;
     /* 300 ms of silence either side, as the VAD's pre-roll and hangover give. */
-    snprintf(cmd, sizeof cmd, "sox %s -r 16000 -c 1 -b 16 -e signed-integer -t raw %s pad 0.3 0.3", wav, raw);
+    snprintf(cmd, sizeof cmd, "sox -R %s -r 16000 -c 1 -b 16 -e signed-integer -t raw %s pad 0.3 0.3", wav, raw);
     if (system(cmd) != 0) return NULL;
     FILE *f = fopen(raw, "rb");
     if (!f) return NULL;
@@ -66,36 +67,13 @@ static int16_t *s_speak(const char *engine, const char *text, const char *dir, s
     return x;
 }
 
-/* Pink (1/f) noise at snr_db below the power of the speech (samples above
- * the silence floor), from a fixed seed ($WER_NOISE_SEED for another): room and crowd noise are closer to
- * pink than to white. White noise from an LCG through Paul Kellet's
- * economy pink filter. */
+/* Pink noise 10 dB below the speech's active level (ITU-T P.56,
+ * common/speech_level.h), from a fixed seed ($WER_NOISE_SEED for another):
+ * room and crowd noise are closer to pink than to white. */
 static void s_add_noise(int16_t *x, size_t n, double snr_db)
 {
-    double p = 0;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (abs(x[i]) > 200) p += (double)x[i] * x[i], k++;
-    if (!k) return;
-    float *nz = malloc(n * sizeof *nz);
-    if (!nz) return;
     uint32_t seed = getenv("WER_NOISE_SEED") ? (uint32_t)strtoul(getenv("WER_NOISE_SEED"), NULL, 10) : 12345;
-    double b0 = 0, b1 = 0, b2 = 0, np = 0;
-    for (size_t i = 0; i < n; i++) {
-        seed = seed * 1664525u + 1013904223u;
-        double w = (seed >> 8) / 8388608.0 - 1.0;
-        b0 = 0.99765 * b0 + w * 0.0990460;
-        b1 = 0.96300 * b1 + w * 0.2965164;
-        b2 = 0.57000 * b2 + w * 1.0526913;
-        nz[i] = (float)(b0 + b1 + b2 + w * 0.1848);
-        np += (double)nz[i] * nz[i];
-    }
-    double g = sqrt(p / (double)k / pow(10.0, snr_db / 10.0) / (np / (double)n));
-    for (size_t i = 0; i < n; i++) {
-        double v = x[i] + g * nz[i];
-        x[i] = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
-    }
-    free(nz);
+    speech_level_add_pink(x, n, 16000, snr_db, seed);
 }
 
 static void s_wer_arithmetic(void)
@@ -153,6 +131,7 @@ int main(void)
         for (int noisy = 0; noisy < 2; noisy++) {
             size_t errs = 0, words = 0;
             ps_channel_t channel = { .len = 0 };   /* each condition is one caller */
+            int first_heard = -1;
             for (size_t i = 0; i < NSENT; i++) {
                 size_t n = 0;
                 int16_t *x = s_speak(engines[en], s_sentences[i], dir, &n);
@@ -176,6 +155,7 @@ int main(void)
                 }
                 char text[1024] = "";
                 if (u) ps_utt_finish(&u, text, sizeof text, &channel);
+                if (first_heard < 0) first_heard = channel.heard;
                 size_t d = wer_add(s_sentences[i], text, &errs, &words);
                 if (changes >= 2) grew++;
                 partials_seen++;
@@ -183,6 +163,10 @@ int main(void)
                               s_sentences[i], text, d);
                 free(x);
             }
+            if (en == 0 && !noisy)
+                CHECK(first_heard > 50 && first_heard < 500 && channel.heard == 500,
+                      "the caller's cepstral mean weighs what was heard of them: %d frames after the first utterance, "
+                      "%d (the window) at the end", first_heard, channel.heard);
             printf("# WER %s %s: %.1f %% (%zu errors / %zu words)\n", engines[en], noisy ? "10 dB pink noise" : "clean",
                    100.0 * (double)errs / (double)(words ? words : 1), errs, words);
             all_err += errs;
@@ -193,11 +177,12 @@ int main(void)
     double wer = 100.0 * (double)all_err / (double)(all_words ? all_words : 1);
     printf("WER_DIRECT=%.1f\n", wer);
     /* The issue's target is 15 % over this corpus; PocketSphinx measures
-     * 17.5-18.7 % (flite in 10 dB pink noise is the weak case, docs/stt.md):
-     * the bound below guards what we have, and the note says the target
-     * is not met. Clean flite speech must stay near-perfect. */
-    CHECK(all_words > 0 && wer <= 22.0, "word error rate, fed directly, over %zu words (flite + espeak-ng, clean + 10 dB noise): %.1f %% "
-          "(<= 22 guarded; target 15 %s)", all_words, wer, wer <= 15.0 ? "met" : "NOT met");
+     * 14.4 % at this seed, 15.2 and 17.0 % at two others (flite in 10 dB
+     * pink noise is the weak case, docs/stt.md): the bound below guards
+     * what we have with room for the noise draw, and the line says whether
+     * the target was met. Clean flite speech must stay near-perfect. */
+    CHECK(all_words > 0 && wer <= 18.0, "word error rate, fed directly, over %zu words (flite + espeak-ng, clean + 10 dB noise): %.1f %% "
+          "(<= 18 guarded; target 15 %s)", all_words, wer, wer <= 15.0 ? "met" : "NOT met");
     CHECK(clean_flite_wer <= 8.0, "clean flite speech: %.1f %% (<= 8)", clean_flite_wer);
     CHECK(grew >= partials_seen * 3 / 4, "partial hypotheses grow while the utterance is fed (%d of %d utterances)",
           grew, partials_seen);
