@@ -20,25 +20,63 @@ pass=0; fail=0; skip=0; failed=""; skipped=""
 strict=0
 if [ "${CI:-}" = true ] || [ "$(id -u)" -eq 0 ]; then strict=1; fi
 
-run_one() {  # name, timeout seconds, command...
+# Tests run $TEST_JOBS at a time (default 2: this project's machines have
+# two cores, and most integration tests spend their time waiting for
+# speech to be spoken and answered). An integration test whose figures or
+# deadlines would suffer from a neighbour says so with a line
+# "# test: alone" (a line of its own), and runs by itself, after the others.
+# Each result line is printed when its test ends.
+JOBS=${TEST_JOBS:-2}
+running=()
+
+key() { echo "$1" | tr '/' '_'; }
+
+start_one() {  # name, timeout seconds, command...
     local name=$1 limit=$2; shift 2
-    local log="$logdir/$(echo "$name" | tr '/' '_').log"
-    local t0=$EPOCHREALTIME
-    timeout -k 5 "$limit" "$@" >"$log" 2>&1
-    local rc=$?
-    local dt=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')
-    if [ $rc -eq 0 ]; then
+    local k; k=$(key "$name")
+    rm -f "$logdir/$k.result"
+    (
+        t0=$EPOCHREALTIME
+        timeout -k 5 "$limit" "$@" >"$logdir/$k.log" 2>&1
+        rc=$?
+        echo "$rc $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')" > "$logdir/$k.result.tmp"
+        mv "$logdir/$k.result.tmp" "$logdir/$k.result"
+    ) &
+    running+=("$name")
+}
+
+report() {  # name: its result line, counted
+    local name=$1 k rc dt
+    k=$(key "$name")
+    read -r rc dt < "$logdir/$k.result"
+    if [ "$rc" -eq 0 ]; then
         pass=$((pass + 1)); printf 'PASS %-40s %6.2fs\n' "$name" "$dt"
-    elif [ $rc -eq 77 ] && [ $strict -eq 0 ]; then
+    elif [ "$rc" -eq 77 ] && [ $strict -eq 0 ]; then
         skip=$((skip + 1)); skipped="$skipped $name"
         printf 'SKIP %-40s (not run here: see below)\n' "$name"
-        grep -E '^(SKIP|skip)' "$log" | sed 's/^/    | /'
+        grep -E '^(SKIP|skip)' "$logdir/$k.log" | sed 's/^/    | /'
     else
-        [ $rc -eq 77 ] && echo "    | skipped a part although running as root or in CI, where everything must run:"
+        [ "$rc" -eq 77 ] && echo "    | $name skipped a part although running as root or in CI, where everything must run:"
         fail=$((fail + 1)); failed="$failed $name"
-        printf 'FAIL %-40s (rc=%d)\n' "$name" "$rc"
-        tail -n 40 "$log" | sed 's/^/    | /'
+        printf 'FAIL %-40s (rc=%d, %.2fs)\n' "$name" "$rc" "$dt"
+        tail -n 40 "$logdir/$k.log" | sed 's/^/    | /'
     fi
+}
+
+reap() {  # waits until fewer than $1 tests run, reporting those that ended
+    while [ ${#running[@]} -ge "$1" ] && [ ${#running[@]} -gt 0 ]; do
+        wait -n 2>/dev/null
+        local still=() n
+        for n in "${running[@]}"; do
+            if [ -e "$logdir/$(key "$n").result" ]; then report "$n"; else still+=("$n"); fi
+        done
+        running=("${still[@]}")
+    done
+}
+
+run_one() {  # name, timeout seconds, command...: in the pool
+    reap "$JOBS"
+    start_one "$@"
 }
 
 for t in "$@"; do
@@ -46,9 +84,16 @@ for t in "$@"; do
 done
 
 if [ $unit_only -eq 0 ]; then
+    alone=()
     for t in tests/*.sh; do
         [ -e "$t" ] || continue
+        if grep -q '^# test: alone' "$t"; then alone+=("$t"); continue; fi
         run_one "integration/$(basename "$t" .sh)" 600 bash "$t"
+    done
+    for t in "${alone[@]}"; do
+        reap 1
+        run_one "integration/$(basename "$t" .sh)" 600 bash "$t"
+        reap 1
     done
     if [ -z "${VOXMESH_ASAN:-}" ]; then
         for f in "$BUILD"/fuzz/*; do
@@ -62,6 +107,7 @@ if [ $unit_only -eq 0 ]; then
         done
     fi
 fi
+reap 1
 
 [ -n "$failed" ] && echo "failed:$failed"
 if [ -n "$skipped" ]; then

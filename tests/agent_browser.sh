@@ -36,6 +36,7 @@ if [ "${2:-}" != --host ]; then
     ip link set lo up || { echo "FAIL: cannot bring lo up in the namespace"; exit 1; }
 fi
 
+# test: alone (Chromium, its fake microphone and the agent stack at once)
 . "$(dirname "$0")/testlib.bash"
 trap 'echo "FAIL: agent_browser.sh ran into its ${LIMIT_S} s limit"; exit 124' TERM
 cd "$TOP"       # the graph's lm-text and rules paths are relative to the tree

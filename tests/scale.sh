@@ -12,6 +12,8 @@
 #     published once, and the caller hears the whole reply, no part twice
 #     (its sounding time against the same sentences synthesised here).
 # The supervisor restarts the killed workers; they join and take new work.
+# test: alone (worker deaths are judged by missed beats and the failover is
+# timed: a neighbour's load would blur both)
 . "$(dirname "$0")/testlib.bash"
 
 export EDGE_PORT=$(free_port)

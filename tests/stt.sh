@@ -10,6 +10,8 @@
 # resampler), so the test guards 4 and says whether the target was met;
 # through the mesh 12.9-13.5 % (guard 20).
 # Figures: WER_DIRECT= and WER_MESH= lines.
+# test: alone (four callers' audio is decoded as it arrives: a neighbour's load
+# would move the WER figure through the mesh)
 . "$(dirname "$0")/testlib.bash"
 
 mapfile -t SENT < <(grep -v '^#' "$TOP/tests/stt_corpus.txt" | grep -v '^$')

@@ -14,6 +14,8 @@
 #    fails and no service of the stack is left running;
 #  - the scaled graph (dispatch, 2 STT and 2 TTS workers) after a
 #    daemon-reload: its units come up and a question is answered.
+# test: alone (boots a whole systemd and the stack in a container; its watchdog
+# part times a stopped service)
 . "$(dirname "$0")/testlib.bash"
 
 command -v systemd-nspawn > /dev/null || { echo "SKIP: systemd-nspawn is missing (package systemd-container)"; exit 77; }
