@@ -8,7 +8,7 @@
 # word error rate; measured -4.6 to +3.1 over the runs in docs/stt.md (the
 # noisy conditions: VAD segment boundaries and the codec's low-delay
 # resampler), so the test guards 4 and says whether the target was met;
-# through the mesh 12.9-13.5 % (guard 20).
+# through the mesh 12.6-13.5 % (guard 20).
 # Figures: WER_DIRECT= and WER_MESH= lines.
 # test: alone (four callers' audio is decoded as it arrives: a neighbour's load
 # would move the WER figure through the mesh)

@@ -22,6 +22,13 @@
  * spread threefold; a broadband noise's spectrum is smooth at that scale
  * (a hum's line is smeared over 500 Hz: under-suppressed, not amplified). */
 #define NOISE_SMOOTH_BINS 8
+/* The band the acoustic model hears (its filterbank: 130-6800 Hz), in
+ * bins of 31.25 Hz: whether a frame is near the noise level is judged on
+ * it alone. Pink noise has much of its power below 130 Hz, where the model
+ * does not listen, and that power used to decide for the whole frame.
+ * Chosen on the held-out set (docs/stt.md). */
+#define BAND_LO 4                   /* 125 Hz */
+#define BAND_HI 218                 /* 6812 Hz */
 
 struct denoise {
     float win[N];                   /* sqrt-Hann */
@@ -101,6 +108,7 @@ static void s_frame(denoise_t *d, int16_t *out)
     double frame_p = 0, noise_p = 0;
     for (size_t k = 0; k < BINS; k++) {
         power[k] = d->re[k] * d->re[k] + d->im[k] * d->im[k];
+        if (k < BAND_LO || k > BAND_HI) continue;
         frame_p += power[k];
         noise_p += d->noise[k];
     }

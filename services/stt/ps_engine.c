@@ -4,10 +4,14 @@
 
 #include <pocketsphinx.h>
 #include <sphinxbase/cmn.h>
+#include <sphinxbase/fe.h>
 #include <sphinxbase/feat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define AHEAD_SAMPLES (PS_LOOKAHEAD_MS * 16)    /* 16 kHz */
+#define AHEAD_FRAMES (AHEAD_SAMPLES / 160 + 4)  /* 10 ms frames, and the last partial ones */
 
 struct ps_utt {
     ps_engine_t *engine;
@@ -16,6 +20,15 @@ struct ps_utt {
     int16_t *buf;           /* denoised samples */
     size_t cap;
     bool busy;
+    /* The look-ahead (ps_engine.h): the utterance's first samples, held
+     * until there are AHEAD_SAMPLES of them or the utterance ends. */
+    int16_t *ahead;
+    size_t ahead_n;
+    bool ahead_done;
+    fe_t *fe;               /* a front end with the decoder's settings: the look-ahead's cepstra */
+    mfcc_t **cep;           /* AHEAD_FRAMES of them */
+    float prior[PS_CMN_MAX];/* the mean the utterance started with, and its weight */
+    int prior_w;
 };
 
 struct ps_engine {
@@ -79,9 +92,13 @@ ps_engine_t *ps_engine_new(const ps_engine_config_t *cfg, char *err, size_t errl
     }
     for (int i = 0; i < cfg->decoders; i++) {
         e->slots[i].engine = e;
-        e->slots[i].ps = s_load(cfg);
-        if (cfg->denoise) e->slots[i].dn = denoise_new();
-        if (!e->slots[i].ps || (cfg->denoise && !e->slots[i].dn)) {
+        ps_utt_t *u = &e->slots[i];
+        u->ps = s_load(cfg);
+        if (cfg->denoise) u->dn = denoise_new();
+        if (u->ps) u->fe = fe_init_auto_r(ps_get_config(u->ps));
+        if (u->fe) u->cep = (mfcc_t **)ckd_calloc_2d(AHEAD_FRAMES, (size_t)fe_get_output_size(u->fe), sizeof(mfcc_t));
+        u->ahead = malloc(AHEAD_SAMPLES * sizeof *u->ahead);
+        if (!u->ps || (cfg->denoise && !u->dn) || !u->fe || !u->cep || !u->ahead) {
             snprintf(err, errlen, "PocketSphinx could not load model %s, dictionary %s, language model %s",
                      cfg->hmm, cfg->dict, cfg->lm);
             e->n = i + 1;
@@ -102,6 +119,9 @@ void ps_engine_destroy(ps_engine_t **self_p)
         ps_free(e->slots[i].ps);
         denoise_destroy(&e->slots[i].dn);
         free(e->slots[i].buf);
+        free(e->slots[i].ahead);
+        if (e->slots[i].cep) ckd_free_2d(e->slots[i].cep);
+        if (e->slots[i].fe) fe_free(e->slots[i].fe);
     }
     free(e->slots);
     free(e);
@@ -136,8 +156,14 @@ ps_utt_t *ps_utt_start(ps_engine_t *e, const ps_channel_t *ch)
             if (w > PS_CMN_PRIOR_MAX) w = PS_CMN_PRIOR_MAX;
             for (int k = 0; k < c->veclen; k++) c->sum[k] = use->mean[k] * (mfcc_t)w;
             c->nframe = w;
+            memcpy(u->prior, use->mean, (size_t)c->veclen * sizeof *u->prior);
+            u->prior_w = w;
+        } else {
+            u->prior_w = 0;
         }
         if (ps_start_utt(u->ps) < 0) return NULL;
+        u->ahead_n = 0;
+        u->ahead_done = false;
         if (u->dn) denoise_reset(u->dn);
         u->busy = true;
         return u;
@@ -145,9 +171,56 @@ ps_utt_t *ps_utt_start(ps_engine_t *e, const ps_channel_t *ch)
     return NULL;
 }
 
+/* The look-ahead's end: the held samples' cepstral mean joins the one the
+ * utterance started with (weighted by their frames and its weight; frames
+ * of negative c0, near silence, left out as sphinxbase's live CMN leaves
+ * them), the decoder normalises by that from the first frame on, and the
+ * held samples are decoded. The decoder adds those frames to the running
+ * sum itself, so the sum is left as it was: at the utterance's end the mean
+ * is what sphinxbase alone would have made of the same frames. */
+static int s_ahead_end(ps_utt_t *u)
+{
+    u->ahead_done = true;
+    cmn_t *c = s_cmn(u);
+    int ncep = fe_get_output_size(u->fe);
+    if (c && u->prior_w > 0 && ncep == c->veclen && u->ahead_n) {
+        const int16 *p = u->ahead;
+        size_t left = u->ahead_n;
+        int32 nf = AHEAD_FRAMES - 1, last = 0;
+        fe_start_utt(u->fe);
+        fe_process_frames(u->fe, &p, &left, u->cep, &nf, NULL);
+        fe_end_utt(u->fe, u->cep[nf], &last);
+        nf += last;
+        double sum[PS_CMN_MAX] = { 0 };
+        int n = 0;
+        for (int32 f = 0; f < nf; f++) {
+            if (u->cep[f][0] < 0) continue;
+            for (int k = 0; k < ncep; k++) sum[k] += u->cep[f][k];
+            n++;
+        }
+        if (n)
+            for (int k = 0; k < ncep; k++)
+                c->cmn_mean[k] = (mfcc_t)((u->prior[k] * u->prior_w + sum[k]) / (u->prior_w + n));
+    }
+    return u->ahead_n && ps_process_raw(u->ps, u->ahead, u->ahead_n, FALSE, FALSE) < 0 ? -1 : 0;
+}
+
+/* Samples after the denoiser: held while the look-ahead lasts, then decoded. */
+static int s_decode(ps_utt_t *u, const int16_t *x, size_t n)
+{
+    if (!u->ahead_done) {
+        size_t take = AHEAD_SAMPLES - u->ahead_n < n ? AHEAD_SAMPLES - u->ahead_n : n;
+        memcpy(u->ahead + u->ahead_n, x, take * sizeof *x);
+        u->ahead_n += take, x += take, n -= take;
+        if (u->ahead_n < AHEAD_SAMPLES) return 0;
+        if (s_ahead_end(u) < 0) return -1;
+    }
+    return n && ps_process_raw(u->ps, x, n, FALSE, FALSE) < 0 ? -1 : 0;
+}
+
 int ps_utt_feed(ps_utt_t *u, const int16_t *samples, size_t n)
 {
-    if (!u->dn) return ps_process_raw(u->ps, samples, n, FALSE, FALSE) < 0 ? -1 : 0;
+    if (!u->dn) return s_decode(u, samples, n);
     if (u->cap < n + 2 * DENOISE_HOP) {
         int16_t *b = realloc(u->buf, (n + 2 * DENOISE_HOP) * sizeof *b);
         if (!b) return -1;
@@ -155,7 +228,7 @@ int ps_utt_feed(ps_utt_t *u, const int16_t *samples, size_t n)
         u->cap = n + 2 * DENOISE_HOP;
     }
     size_t m = denoise_process(u->dn, samples, n, u->buf);
-    return m && ps_process_raw(u->ps, u->buf, m, FALSE, FALSE) < 0 ? -1 : 0;
+    return s_decode(u, u->buf, m);
 }
 
 const char *ps_utt_partial(ps_utt_t *u)
@@ -171,8 +244,9 @@ int ps_utt_finish(ps_utt_t **up, char *text, size_t size, ps_channel_t *ch)
     *up = NULL;
     if (u->dn && u->cap >= 2 * DENOISE_HOP) {
         size_t m = denoise_flush(u->dn, u->buf);
-        if (m) ps_process_raw(u->ps, u->buf, m, FALSE, FALSE);
+        s_decode(u, u->buf, m);
     }
+    if (!u->ahead_done) s_ahead_end(u);   /* an utterance shorter than the look-ahead */
     int rc = ps_end_utt(u->ps);
     if (ch) {
         s_channel_get(u, ch);

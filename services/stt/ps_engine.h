@@ -52,6 +52,16 @@ typedef struct {
  * (try again when one is released). */
 ps_utt_t *ps_utt_start(ps_engine_t *e, const ps_channel_t *ch);
 
+/* The look-ahead: an utterance's first PS_LOOKAHEAD_MS of audio are held
+ * before decoding begins, and their cepstral mean joins the caller's to
+ * normalise the utterance from its first frame (the acoustic model was
+ * trained with each utterance normalised by its own mean; a running mean
+ * lags a new caller or a new noise by utterances: docs/stt.md). Partials
+ * start that much later; decoding catches up at once (~0.06 s of CPU per
+ * second of audio), so the final after the end of speech is not delayed,
+ * unless the utterance is shorter than the look-ahead. */
+#define PS_LOOKAHEAD_MS 1000
+
 /* Feeds 16 kHz mono s16 samples. Returns 0 or -1 (decoder error). */
 int ps_utt_feed(ps_utt_t *u, const int16_t *samples, size_t n);
 

@@ -68,11 +68,14 @@ static int16_t *s_speak(const char *engine, const char *text, const char *dir, s
 }
 
 /* Pink noise 10 dB below the speech's active level (ITU-T P.56,
- * common/speech_level.h), from a fixed seed ($WER_NOISE_SEED for another):
- * room and crowd noise are closer to pink than to white. */
-static void s_add_noise(int16_t *x, size_t n, double snr_db)
+ * common/speech_level.h), a draw of its own for each sentence, from seed
+ * 12345 + its index ($WER_NOISE_SEED for another base): room and crowd
+ * noise are closer to pink than to white. (One draw for all sentences, as
+ * before, made the figure hang on that draw: 32-43 % for flite in noise
+ * over three seeds, docs/stt.md.) */
+static void s_add_noise(int16_t *x, size_t n, double snr_db, uint32_t piece)
 {
-    uint32_t seed = getenv("WER_NOISE_SEED") ? (uint32_t)strtoul(getenv("WER_NOISE_SEED"), NULL, 10) : 12345;
+    uint32_t seed = (getenv("WER_NOISE_SEED") ? (uint32_t)strtoul(getenv("WER_NOISE_SEED"), NULL, 10) : 12345) + piece;
     speech_level_add_pink(x, n, 16000, snr_db, seed);
 }
 
@@ -127,6 +130,7 @@ int main(void)
     size_t all_err = 0, all_words = 0;
     double clean_flite_wer = 100;
     int grew = 0, partials_seen = 0;
+    size_t first_partial_min = (size_t)-1;   /* samples fed before any partial, the fewest over the utterances */
     for (int en = 0; en < 2; en++) {
         for (int noisy = 0; noisy < 2; noisy++) {
             size_t errs = 0, words = 0;
@@ -139,7 +143,7 @@ int main(void)
                     CHECK(0, "cannot synthesise \"%s\" with %s", s_sentences[i], engines[en]);
                     continue;
                 }
-                if (noisy) s_add_noise(x, n, 10.0);
+                if (noisy) s_add_noise(x, n, 10.0, (uint32_t)i);
                 /* Two utterances at once, like two callers: the pool lends both decoders. */
                 ps_utt_t *u = ps_utt_start(e, &channel), *other = ps_utt_start(e, NULL);
                 if (i == 0 && en == 0 && !noisy)
@@ -150,6 +154,8 @@ int main(void)
                 for (size_t at = 0; u && at < n; at += 1600) {
                     ps_utt_feed(u, x + at, n - at < 1600 ? n - at : 1600);
                     size_t len = strlen(ps_utt_partial(u));
+                    size_t fed = at + (n - at < 1600 ? n - at : 1600);
+                    if (len && !last_len && changes == 0 && fed < first_partial_min) first_partial_min = fed;
                     if (len > last_len) changes++;
                     last_len = len;
                 }
@@ -177,7 +183,7 @@ int main(void)
     double wer = 100.0 * (double)all_err / (double)(all_words ? all_words : 1);
     printf("WER_DIRECT=%.1f\n", wer);
     /* The issue's target is 15 % over this corpus; PocketSphinx measures
-     * 14.4 % at this seed, 15.2 and 17.0 % at two others (flite in 10 dB
+     * 13.5 % at this seed, 16.4 and 14.9 % at two others (flite in 10 dB
      * pink noise is the weak case, docs/stt.md): the bound below guards
      * what we have with room for the noise draw, and the line says whether
      * the target was met. Clean flite speech must stay near-perfect. */
@@ -186,6 +192,9 @@ int main(void)
     CHECK(clean_flite_wer <= 8.0, "clean flite speech: %.1f %% (<= 8)", clean_flite_wer);
     CHECK(grew >= partials_seen * 3 / 4, "partial hypotheses grow while the utterance is fed (%d of %d utterances)",
           grew, partials_seen);
+    CHECK(first_partial_min >= PS_LOOKAHEAD_MS * 16 && first_partial_min != (size_t)-1,
+          "decoding waits for the look-ahead: the first partial after %zu ms of audio at the earliest (look-ahead %d ms)",
+          first_partial_min / 16, PS_LOOKAHEAD_MS);
     CHECK(ps_engine_free_decoders(e) == 2, "every decoder is back in the pool");
     ps_engine_destroy(&e);
     char cmd[600];
