@@ -8,7 +8,7 @@
 # word error rate; measured -4.6 to +3.1 over the runs in docs/stt.md (the
 # noisy conditions: VAD segment boundaries and the codec's low-delay
 # resampler), so the test guards 4 and says whether the target was met;
-# through the mesh 12.6-13.5 % (guard 20).
+# through the mesh 12.6-12.9 % over four runs (target and bound 15 %).
 # Figures: WER_DIRECT= and WER_MESH= lines.
 # test: alone (four callers' audio is decoded as it arrives: a neighbour's load
 # would move the WER figure through the mesh)
@@ -109,7 +109,7 @@ echo "WER_DIRECT=$wd WER_MESH=$wm WORDS=$words"
 added=$(awk -v d="$wd" -v m="$wm" 'BEGIN{printf "%.1f", m - d}')
 awk -v a="$added" 'BEGIN{exit !(a <= 4.0)}' || fail "the mesh adds $added points of WER (guard 4, target 2)"
 ok "the mesh adds $added points: direct $wd %, through the mesh $wm % (guard 4; the 2-point target is $(awk -v a="$added" 'BEGIN{print (a <= 2 ? "met" : "NOT met")}'))"
-awk -v m="$wm" 'BEGIN{exit !(m <= 20.0)}' || fail "WER through the mesh $wm % (guard 20 %; target 15 %)"
-ok "WER through the mesh $wm % (guarded <= 20 %; the 15 % target is $(awk -v m="$wm" 'BEGIN{print (m <= 15 ? "met" : "NOT met")}'))"
+awk -v m="$wm" 'BEGIN{exit !(m <= 15.0)}' || fail "WER through the mesh $wm % (target <= 15 %)"
+ok "WER through the mesh $wm % (target <= 15 %)"
 grep -q "ERROR\|error:" "$T/up.out" && { grep "ERROR\|error:" "$T/up.out" | head; fail "the stack logged errors"; }
 ok "the stack logged no errors"

@@ -182,13 +182,14 @@ int main(void)
     }
     double wer = 100.0 * (double)all_err / (double)(all_words ? all_words : 1);
     printf("WER_DIRECT=%.1f\n", wer);
-    /* The issue's target is 15 % over this corpus; PocketSphinx measures
-     * 13.5 % at this seed, 16.4 and 14.9 % at two others (flite in 10 dB
-     * pink noise is the weak case, docs/stt.md): the bound below guards
-     * what we have with room for the noise draw, and the line says whether
-     * the target was met. Clean flite speech must stay near-perfect. */
-    CHECK(all_words > 0 && wer <= 18.0, "word error rate, fed directly, over %zu words (flite + espeak-ng, clean + 10 dB noise): %.1f %% "
-          "(<= 18 guarded; target 15 %s)", all_words, wer, wer <= 15.0 ? "met" : "NOT met");
+    /* The target is 15 % over this corpus. PocketSphinx measures 13.5 %
+     * here; with other noise draws (WER_NOISE_SEED=777, 999) 16.4 and
+     * 14.9 %: flite in 10 dB pink noise is the weak case and one of its
+     * utterances is 1.5 points (docs/stt.md). The corpus is repeatable
+     * (fixed seeds, sox -R), so this is not a flaky bound, but it is a
+     * tight one. Clean flite speech must stay near-perfect. */
+    CHECK(all_words > 0 && wer <= 15.0, "word error rate, fed directly, over %zu words (flite + espeak-ng, clean + 10 dB "
+          "noise): %.1f %% (target <= 15)", all_words, wer);
     CHECK(clean_flite_wer <= 8.0, "clean flite speech: %.1f %% (<= 8)", clean_flite_wer);
     CHECK(grew >= partials_seen * 3 / 4, "partial hypotheses grow while the utterance is fed (%d of %d utterances)",
           grew, partials_seen);
