@@ -1,7 +1,7 @@
 # The recogniser through the whole mesh: corpus sentences (tests/stt_corpus.txt)
-# spoken by flite and espeak-ng, clean and in 10 dB pink noise (against the active
-# speech level), sent by four
-# voxmesh-client callers at once over WHIP (Opus, 48 kHz) to edge -> codec ->
+# spoken by flite and espeak-ng, clean and in 10 dB pink noise (against the
+# active speech level), sent by four voxmesh-client callers at once over WHIP
+# (Opus, 48 kHz) to edge -> codec ->
 # vad -> stt; the final transcripts seen with `voxmesh mon` are scored against
 # the sentences. The same pieces of audio are also transcribed directly
 # (`voxmesh-stt --transcribe`). The target: the mesh adds at most 2 points of
@@ -23,7 +23,7 @@ speak() {
     else espeak-ng -v en-us+klatt -s 150 -w "$T/raw.wav" "$2"; fi || return 1
     sox -R "$T/raw.wav" -r 16000 -c 1 -b 16 "$3" pad 0.4 1.0
 }
-# add_noise IN OUT: pink noise 10 dB below the speech's active level (ITU-T
+# add_noise IN OUT SEED: pink noise 10 dB below the speech's active level (ITU-T
 # P.56), made by the code wer_test uses (common/speech_level.c), one seed per
 # piece.
 add_noise() {
