@@ -391,6 +391,13 @@ int mon_main(int argc, char **argv)
                        | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
     void *mon = zmq_socket(zsys_init(), ZMQ_PAIR);
     zmq_connect(mon, mon_ep);
+    /* The bus connected its SUB when it was made, before the monitor
+     * existed: a fast handshake (ipc, an idle machine or a busy one's
+     * lucky scheduling) was then never reported, and whoever waits for
+     * "handshake-succeeded" waited in vain. Connecting again now, with
+     * the monitor listening, reports it every time (the subscriptions are
+     * the socket's and go with the new connection). */
+    if (zmq_disconnect(sub, endpoint) == 0) zmq_connect(sub, endpoint);
 
     for (int i = 0; i < nprefixes; i++) bus_subscribe(bus, prefixes[i]);
     bool show_deltas = false, show_beats = false;
