@@ -41,7 +41,8 @@ static void s_free_seq(void **item)
     *item = NULL;
 }
 
-static zsock_t *s_socket(int type, const char *endpoint, zcert_t *cert, const char *server_key)
+static zsock_t *s_socket(int type, const char *endpoint, zcert_t *cert, const char *server_key,
+                         bus_before_connect_fn *before_connect, void *arg)
 {
     zsock_t *s = zsock_new(type);
     if (!s) return NULL;
@@ -54,6 +55,7 @@ static zsock_t *s_socket(int type, const char *endpoint, zcert_t *cert, const ch
      * buffering is worthless, and memory must stay bounded. */
     zsock_set_sndhwm(s, 10000);
     zsock_set_rcvhwm(s, 10000);
+    if (before_connect) before_connect(zsock_resolve(s), arg);
     if (zsock_connect(s, "%s", endpoint) != 0) {
         log_error("bus: cannot connect to '%s'", endpoint);
         zsock_destroy(&s);
@@ -69,6 +71,13 @@ bus_t *bus_new(const char *publisher, const char *pub_endpoint, const char *sub_
 
 bus_t *bus_new_curve(const char *publisher, const char *pub_endpoint, const char *sub_endpoint,
                      metrics_t *metrics, const bus_curve_t *curve)
+{
+    return bus_new_watched(publisher, pub_endpoint, sub_endpoint, metrics, curve, NULL, NULL);
+}
+
+bus_t *bus_new_watched(const char *publisher, const char *pub_endpoint, const char *sub_endpoint,
+                       metrics_t *metrics, const bus_curve_t *curve, bus_before_connect_fn *sub_before_connect,
+                       void *arg)
 {
     /* CZMQ would install its own SIGINT/SIGTERM handlers; services handle
      * signals themselves (service.c), so switch that off before any socket. */
@@ -94,8 +103,10 @@ bus_t *bus_new_curve(const char *publisher, const char *pub_endpoint, const char
     }
     self->curve = cert != NULL;
     const char *server_key = server ? zcert_public_txt(server) : NULL;
-    if (pub_endpoint && !(self->pub = s_socket(ZMQ_PUB, pub_endpoint, cert, server_key))) goto fail;
-    if (sub_endpoint && !(self->sub = s_socket(ZMQ_SUB, sub_endpoint, cert, server_key))) goto fail;
+    if (pub_endpoint && !(self->pub = s_socket(ZMQ_PUB, pub_endpoint, cert, server_key, NULL, NULL))) goto fail;
+    if (sub_endpoint
+        && !(self->sub = s_socket(ZMQ_SUB, sub_endpoint, cert, server_key, sub_before_connect, arg)))
+        goto fail;
     zcert_destroy(&cert);
     zcert_destroy(&server);
     if (metrics) {

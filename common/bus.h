@@ -53,6 +53,15 @@ typedef struct {
 bus_t *bus_new_curve(const char *publisher, const char *pub_endpoint, const char *sub_endpoint,
                      metrics_t *metrics, const bus_curve_t *curve);
 
+/* bus_new_curve, and sub_before_connect(the SUB's ZeroMQ socket, arg) is
+ * called before the SUB connects: for one that watches its own connection
+ * with zmq_socket_monitor (voxmesh mon), which reports only the handshakes
+ * after it is set. */
+typedef void bus_before_connect_fn(void *zmq_socket, void *arg);
+bus_t *bus_new_watched(const char *publisher, const char *pub_endpoint, const char *sub_endpoint,
+                       metrics_t *metrics, const bus_curve_t *curve, bus_before_connect_fn *sub_before_connect,
+                       void *arg);
+
 void bus_destroy(bus_t **self_p);
 
 /* The direct data plane (docs/bus.md, "Direct"), opt-in per graph.

@@ -96,6 +96,28 @@ static void s_print_stats(s_topic_stats_t *t, int n, double secs, bus_stats_t bs
     fflush(stdout);
 }
 
+/* The monitor's own connection, watched with ZeroMQ's socket monitor from
+ * before the SUB connects (bus_new_watched): set later, it would miss a
+ * handshake done in between, and whoever waits for "handshake-succeeded"
+ * would wait in vain. */
+typedef struct {
+    void *pair;     /* the monitor's events; NULL for --health (no events shown) */
+    bool health;
+} s_watch_t;
+
+static void s_watch(void *sub, void *arg)
+{
+    s_watch_t *w = arg;
+    if (w->health) return;
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://mon-%d", (int)getpid());
+    zmq_socket_monitor(sub, ep, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+                       | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                       | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+    w->pair = zmq_socket(zsys_init(), ZMQ_PAIR);
+    if (w->pair) zmq_connect(w->pair, ep);
+}
+
 static void s_print_monitor_event(void *mon, bool json, bool *refusal_told)
 {
     zmq_msg_t m1, m2;
@@ -374,9 +396,13 @@ int mon_main(int argc, char **argv)
         return 2;
     }
     bus_curve_t curve = { cert, server_key };
-    bus_t *bus = bus_new_curve("mon", NULL, endpoint, NULL, cert ? &curve : NULL);
+    s_watch_t watch = { NULL, health };
+    bus_t *bus = bus_new_watched("mon", NULL, endpoint, NULL, cert ? &curve : NULL, s_watch, &watch);
     busconf_fini(&conf);
-    if (!bus) return 1;
+    if (!bus) {
+        if (watch.pair) zmq_close(watch.pair);
+        return 1;
+    }
     bool refusal_told = false;
     if (health) {
         int rc = s_run_health(bus, seconds, stale_s);
@@ -384,21 +410,12 @@ int mon_main(int argc, char **argv)
         return rc;
     }
     void *sub = zsock_resolve(bus_sub_socket(bus));
-    char mon_ep[64];
-    snprintf(mon_ep, sizeof mon_ep, "inproc://mon-%d", (int)getpid());
-    zmq_socket_monitor(sub, mon_ep, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED
-                       | ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
-                       | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
-    void *mon = zmq_socket(zsys_init(), ZMQ_PAIR);
-    zmq_connect(mon, mon_ep);
-    /* The bus connected its SUB when it was made, before the monitor
-     * existed: a fast handshake (ipc, an idle machine or a busy one's
-     * lucky scheduling) was then never reported, and whoever waits for
-     * "handshake-succeeded" waited in vain. Connecting again now, with
-     * the monitor listening, reports it every time (the subscriptions are
-     * the socket's and go with the new connection). */
-    if (zmq_disconnect(sub, endpoint) == 0) zmq_connect(sub, endpoint);
-
+    void *mon = watch.pair;
+    if (!mon) {
+        fprintf(stderr, "voxmesh mon: cannot watch the connection to the bus: %s\n", zmq_strerror(errno));
+        bus_destroy(&bus);
+        return 1;
+    }
     for (int i = 0; i < nprefixes; i++) bus_subscribe(bus, prefixes[i]);
     bool show_deltas = false, show_beats = false;
     for (int i = 0; i < nprefixes; i++) show_deltas |= !strncmp(prefixes[i], "llm.delta.", 10);
